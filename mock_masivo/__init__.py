@@ -1,0 +1,26 @@
+"""mock-masivo: a local emulator of Masivo's REST API for offline integration tests."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+__all__ = ["MockMasivoClient", "MockMasivoServer", "Settings", "__version__", "create_app"]
+
+if TYPE_CHECKING:
+    from .app import create_app
+    from .client import MockMasivoClient
+    from .server import MockMasivoServer
+    from .settings import Settings
+
+_LAZY = {"create_app": "app", "MockMasivoClient": "client", "MockMasivoServer": "server", "Settings": "settings"}
+
+
+def __getattr__(name: str) -> Any:
+    """Imported on first use, so `import mock_masivo` (done by the pytest plugin) stays cheap."""
+    if name in _LAZY:
+        from importlib import import_module
+
+        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module 'mock_masivo' has no attribute {name!r}")

@@ -1,0 +1,104 @@
+"""create_app: the route table, the journal middleware, and the one place errors become JSON."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+
+from .errors import MockError, ValidationFailed
+from .middleware import JournalMiddleware
+from .openapi import build_openapi
+from .routes import inspect, masivo
+from .services import Services
+from .settings import MASIVO_BASE_PATH, Settings
+from .store import EventStore
+
+log = logging.getLogger("mock_masivo")
+
+HTTP_TITLES = {404: "Not found", 405: "Method not allowed"}
+
+
+def create_app(settings: Settings | None = None, store: EventStore | None = None) -> Starlette:
+    """The ASGI app. Opens (and later closes) its own store unless one is given."""
+    found = Services.build(settings or Settings(memory=True), store)
+    openapi = build_openapi()
+
+    async def openapi_json(request: Request) -> Response:
+        return JSONResponse(openapi)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            found.close()
+
+    routes: list[BaseRoute] = [
+        *_masivo_routes(found),
+        Mount(MASIVO_BASE_PATH, routes=_masivo_routes(found)),
+        Route("/openapi.json", openapi_json, methods=["GET"]),
+        *_inspection_routes(),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={
+        MockError: _mock_error, HTTPException: _http_error, Exception: _unexpected_error})
+    app.state.services = found
+    return app
+
+
+def _masivo_routes(found: Services) -> list[BaseRoute]:
+    journaled = [Middleware(JournalMiddleware, log=found.requests, clock=found.clock)]
+    return [
+        Route("/auth/authorize", masivo.authorize, methods=["GET"], middleware=journaled),
+        Route("/customers/migrate/events", masivo.migrate_events, methods=["POST"], middleware=journaled),
+    ]
+
+
+def _inspection_routes() -> list[BaseRoute]:
+    return [
+        Route("/_mock/health", inspect.health, methods=["GET"]),
+        Route("/_mock/events", inspect.list_events, methods=["GET"]),
+        Route("/_mock/events/{event_id}", inspect.get_event, methods=["GET"]),
+        Route("/_mock/customers", inspect.list_customers, methods=["GET"]),
+        Route("/_mock/customers/{customer_id}", inspect.get_customer, methods=["GET"]),
+        Route("/_mock/batches", inspect.list_batches, methods=["GET"]),
+        Route("/_mock/requests", inspect.list_requests, methods=["GET"]),
+        Route("/_mock/accounts", inspect.create_account, methods=["POST"]),
+        Route("/_mock/reset", inspect.reset, methods=["POST"]),
+    ]
+
+
+async def _mock_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, MockError)
+    if isinstance(exc, ValidationFailed):
+        masivo.note(request, errors=[violation.as_dict() for violation in exc.violations])
+    else:
+        masivo.note(request, errors=[{"path": "", "message": exc.details, "rule": exc.title}])
+    return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    title = HTTP_TITLES.get(exc.status_code, "HTTP error")
+    details = exc.detail if exc.status_code not in HTTP_TITLES else _http_details(request, exc)
+    return JSONResponse({"error": title, "details": details}, status_code=exc.status_code, headers=exc.headers)
+
+
+def _http_details(request: Request, exc: HTTPException) -> str:
+    if exc.status_code == 405:
+        allowed = (exc.headers or {}).get("Allow", "")
+        return f"{request.method} is not allowed on {request.url.path}; use {allowed}"
+    return f"nothing is served at {request.url.path}; see /openapi.json for what is"
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> Response:
+    log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    return JSONResponse({"error": "Internal error", "details": f"{type(exc).__name__}; see the server log"},
+                        status_code=500)

@@ -1,0 +1,120 @@
+"""`mock-masivo serve | validate`: a thin click layer over Settings, the app and the validator.
+
+Every serve flag has a `MOCK_MASIVO_<FLAG>` variable, read by `Settings.from_env`; a flag given on
+the command line replaces it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import __version__
+from .settings import MASIVO_BASE_PATH, Settings, SettingsError
+
+log = logging.getLogger("mock_masivo")
+
+
+@click.group()
+@click.version_option(__version__, prog_name="mock-masivo")
+def main() -> None:
+    """A local emulator of Masivo's REST API."""
+
+
+@main.command()
+@click.option("--host", help="Interface to bind (default 127.0.0.1).")
+@click.option("--port", type=int, help="Port to listen on (default 8642; 0 picks a free one).")
+@click.option("--data", type=click.Path(path_type=Path), help="Data directory (default .mock-masivo/).")
+@click.option("--memory", is_flag=True, default=None, help="Keep everything in memory only.")
+@click.option("--api-key", "api_keys", multiple=True, help="Accepted API key (repeatable; replaces mock-api-key).")
+@click.option("--token", "tokens", multiple=True,
+              help="Accepted static bearer token (repeatable; replaces mock-token).")
+@click.option("--token-ttl", type=int, help="Lifetime of issued JWTs in seconds (default 3600).")
+@click.option("--max-body-bytes", type=int, help="Largest accepted request body (default 8 MiB).")
+@click.option("--strict", is_flag=True, default=None, help="Reject unknown members of documented objects.")
+@click.option("--log-level", type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+              help="Server log level (default info).")
+@click.option("--journal-size", type=int, help="Requests kept in the request journal (default 10000).")
+@click.option("--no-fsync", "fsync", flag_value=False, default=None,
+              help="Skip fsync before answering 201: survives a process crash, not a power loss.")
+def serve(**given: Any) -> None:
+    """Run the server until interrupted."""
+    settings = _settings(given)
+    _refuse_public_default_credentials(settings)
+    run(settings)
+
+
+def _settings(given: dict[str, Any]) -> Settings:
+    try:
+        settings = Settings.from_env(os.environ)
+        changes = {name: value for name, value in given.items() if value not in (None, ())}
+        if changes.get("memory"):
+            changes.setdefault("data", None)
+        if "data" in changes and changes["data"] is not None:
+            changes.setdefault("memory", False)
+        return settings.replace(**{name: tuple(v) if isinstance(v, tuple) else v for name, v in changes.items()})
+    except SettingsError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+def _refuse_public_default_credentials(settings: Settings) -> None:
+    if not settings.is_loopback and settings.uses_default_credentials:
+        raise click.UsageError(
+            f"refusing to bind {settings.host} with the default credentials (mock-api-key / mock-token): anyone "
+            "who can reach this machine could use them. Set --api-key and --token (or MOCK_MASIVO_API_KEY and "
+            "MOCK_MASIVO_TOKEN) to values of your own.")
+
+
+def run(settings: Settings) -> None:
+    """Open the store, print the banner, and serve until interrupted."""
+    import uvicorn
+
+    from .app import create_app
+    from .datadir import DataDirError
+    from .journal import CorruptJournal
+    from .server import bind_socket, uvicorn_config
+
+    logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s:     %(message)s")
+    try:
+        app = create_app(settings)
+    except (DataDirError, CorruptJournal) as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(2)
+    try:
+        sock = bind_socket(settings.host, settings.port)
+    except OSError as exc:
+        click.echo(f"Error: cannot listen on {settings.host}:{settings.port}: {exc.strerror}", err=True)
+        sys.exit(2)
+    _print_banner(settings, sock.getsockname()[1])
+    uvicorn.Server(uvicorn_config(app, settings)).run(sockets=[sock])
+
+
+def _print_banner(settings: Settings, port: int) -> None:
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    url = f"http://{host}:{port}"
+    data = settings.data_dir.resolve() if settings.data_dir is not None else "none (--memory: nothing is kept)"
+    click.echo("\n".join([
+        f"mock-masivo {__version__}",
+        f"  URL:       {url}",
+        f"  Base URL:  {url}{MASIVO_BASE_PATH}   (give this to your Masivo client)",
+        f"  API key:   {', '.join(settings.api_keys)}",
+        f"  Token:     {', '.join(settings.tokens)}",
+        f"  Data dir:  {data}",
+        f"  Inspect:   {url}/_mock/events   OpenAPI: {url}/openapi.json",
+    ]))
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--strict", is_flag=True, help="Report unknown members of documented objects as violations.")
+@click.option("--jsonl", is_flag=True, help="Read every file as one body per line.")
+def validate(paths: tuple[str, ...], strict: bool, jsonl: bool) -> None:
+    """Check payload files offline: .json holds one body, .jsonl one per line, - reads stdin."""
+    from .offline import validate_paths
+
+    sys.exit(validate_paths(paths, strict=strict, jsonl=jsonl, out=click.echo, err=lambda m: click.echo(m, err=True)))

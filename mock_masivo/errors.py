@@ -1,0 +1,114 @@
+"""Domain errors: raised anywhere, turned into the JSON error body by one handler in app.py.
+
+    MockError                   status, title, details
+    ├── BadRequest              400  body is not valid JSON, or not an object
+    ├── Unauthorized            401  missing/bad API key or bearer token (WWW-Authenticate: Bearer)
+    ├── NotFound                404
+    ├── RequestTimeout          408  the body did not arrive in time
+    ├── PayloadTooLarge         413  body over --max-body-bytes
+    ├── UnsupportedMediaType    415  Content-Type is not JSON, or the body is encoded
+    ├── InvalidParameter        422  a query parameter of the inspection API is wrong
+    ├── ValidationFailed        422  schema or batch-rule violations, listed in `errors`
+    ├── StorageUnavailable      503  the journal cannot be written any more (restart needed)
+    └── StorageFull             507  the disk refused the write; nothing was stored
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+MAX_LISTED_VIOLATIONS = 100
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One reason a payload is rejected: where (JSON Pointer), what, and which rule."""
+
+    path: str
+    message: str
+    rule: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"path": self.path, "message": self.message, "rule": self.rule}
+
+
+class MockError(Exception):
+    status = 500
+    title = "Internal error"
+
+    def __init__(self, details: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(details)
+        self.details = details
+        self.headers = headers or {}
+
+    def body(self) -> dict[str, Any]:
+        return {"error": self.title, "details": self.details}
+
+
+class BadRequest(MockError):
+    status = 400
+    title = "Invalid JSON"
+
+
+class Unauthorized(MockError):
+    status = 401
+    title = "Unauthorized"
+
+    def __init__(self, details: str, invalid_token: bool = False) -> None:
+        challenge = 'Bearer error="invalid_token"' if invalid_token else "Bearer"
+        super().__init__(details, {"WWW-Authenticate": challenge})
+
+
+class NotFound(MockError):
+    status = 404
+    title = "Not found"
+
+
+class RequestTimeout(MockError):
+    status = 408
+    title = "Request timeout"
+
+
+class PayloadTooLarge(MockError):
+    status = 413
+    title = "Payload too large"
+
+
+class UnsupportedMediaType(MockError):
+    status = 415
+    title = "Unsupported media type"
+
+
+class InvalidParameter(MockError):
+    status = 422
+    title = "Invalid parameter"
+
+
+class ValidationFailed(MockError):
+    status = 422
+    title = "Invalid customer entry"
+
+    def __init__(self, violations: list[Violation], truncated: bool = False) -> None:
+        count = f"{len(violations)}{' or more' if truncated else ''}"
+        first = violations[0]
+        super().__init__(f"{count} violation(s); first at {first.path or '/'}: {first.message}")
+        self.violations = violations
+        self.truncated = truncated
+
+    def body(self) -> dict[str, Any]:
+        body = super().body()
+        body["errors"] = [violation.as_dict() for violation in self.violations]
+        if self.truncated:
+            body["truncated"] = True
+        return body
+
+
+class StorageUnavailable(MockError):
+    status = 503
+    title = "Storage unavailable"
+
+
+class StorageFull(MockError):
+    status = 507
+    title = "Insufficient storage"

@@ -1,0 +1,250 @@
+"""The append-only journal: the durable record of everything accepted.
+
+One line per record: `<crc32 as 8 hex digits> <JSON payload>\\n`. A record is acknowledged only
+after its line is written and fsynced (when fsync is on). Concurrent appends share one fsync
+(group commit): a writer thread takes every queued line, writes them with one `write`, fsyncs once,
+then runs each record's `apply` callback in order and resolves its future.
+
+At start-up the file is read back: a torn or corrupt *last* line was never acknowledged, so it is
+cut off with a warning (Redis' `aof-load-truncated`); a corrupt line anywhere else means the file
+was damaged after the fact, and the server refuses to start rather than silently drop data.
+A failed write is cut back off the file; a failed fsync disables writing until restart (after a
+failed fsync the kernel may have dropped the dirty pages, so nothing after it can be trusted).
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import threading
+import zlib
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import StorageFull, StorageUnavailable
+
+log = logging.getLogger("mock_masivo")
+
+_NO_SPACE = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT})
+
+
+class CorruptJournal(Exception):
+    """The journal is damaged before its last line; starting would silently lose data."""
+
+
+def frame(payload: bytes) -> bytes:
+    """The journal line for one payload."""
+    return b"%08x %b\n" % (zlib.crc32(payload), payload)
+
+
+def unframe(line: bytes) -> bytes | None:
+    """The payload of a complete line (without its newline), or None when the checksum fails."""
+    if len(line) < 10 or line[8:9] != b" ":
+        return None
+    payload = line[9:]
+    try:
+        expected = int(line[:8], 16)
+    except ValueError:
+        return None
+    return payload if zlib.crc32(payload) == expected else None
+
+
+@dataclass
+class Entry:
+    """Work for the writer thread: a record to append, or a task to run between appends."""
+
+    payload: bytes | None
+    apply: Callable[[int], None]  # called with the line's file offset (0 for a task), in order
+    future: Future[int]
+
+
+class Journal:
+    """Durable, ordered appends to one file, shared fsyncs, and replay at start-up."""
+
+    def __init__(self, path: Path, fsync: bool = True) -> None:
+        self.path = path
+        self.fsync = fsync
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+        self._queue: list[Entry] = []
+        self._wakeup = threading.Condition()
+        self._broken: str | None = None
+        self._closing = False
+        self._writer = threading.Thread(target=self._write_loop, name="mock-masivo-journal", daemon=True)
+        self._writer.start()
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    def replay(self) -> Iterator[tuple[int, bytes]]:
+        """(offset, payload) of every good line, streamed; cuts a torn tail off the file."""
+        size = os.fstat(self._fd).st_size
+        for offset, line, complete in _lines(self._fd, size):
+            payload = unframe(line) if complete else None
+            if payload is None:
+                self._cut_tail(offset, offset + len(line), size)
+                return
+            yield offset, payload
+
+    def _cut_tail(self, offset: int, end: int, size: int) -> None:
+        if end < size - 1:
+            raise CorruptJournal(
+                f"{self.path}: the record at byte {offset} is damaged and {size - end - 1} bytes follow it. "
+                "Refusing to start so that nothing is silently dropped; move the file away to start empty."
+            )
+        log.warning("%s: cutting off a torn last record at byte %d (%d bytes); it was never acknowledged",
+                    self.path, offset, size - offset)
+        os.ftruncate(self._fd, offset)
+        self._sync()
+
+    def read(self, offset: int, length: int) -> bytes:
+        return os.pread(self._fd, length, offset)
+
+    # -- writing ---------------------------------------------------------------------------------
+
+    def submit(self, payload: bytes, apply: Callable[[int], None]) -> Future[int]:
+        """Queue a record; the future resolves with its offset once it is durable and applied."""
+        return self._enqueue(Entry(payload, apply, Future()))
+
+    def run_in_order(self, task: Callable[[int], None]) -> Future[int]:
+        """Run `task` on the writer thread after everything queued before it is durable and applied."""
+        return self._enqueue(Entry(None, task, Future()))
+
+    def _enqueue(self, entry: Entry) -> Future[int]:
+        with self._wakeup:
+            if self._broken:
+                raise StorageUnavailable(self._broken)
+            if self._closing:
+                raise StorageUnavailable("the server is shutting down")
+            self._queue.append(entry)
+            self._wakeup.notify()
+        return entry.future
+
+    def _write_loop(self) -> None:
+        while True:
+            with self._wakeup:
+                while not self._queue and not self._closing:
+                    self._wakeup.wait()
+                if not self._queue:
+                    return
+                queued, self._queue = self._queue, []
+            for group in _groups(queued):
+                if group[0].payload is None:
+                    _settle(group[0], 0)
+                else:
+                    self._commit(group)
+
+    def _commit(self, batch: list[Entry]) -> None:
+        start = os.lseek(self._fd, 0, os.SEEK_END)
+        lines = [frame(entry.payload) for entry in batch if entry.payload is not None]
+        try:
+            self._write(b"".join(lines), start)
+        except (StorageFull, StorageUnavailable) as exc:
+            for entry in batch:
+                entry.future.set_exception(exc)
+            return
+        offset = start
+        for entry, line in zip(batch, lines, strict=True):
+            _settle(entry, offset)
+            offset += len(line)
+
+    def _write(self, data: bytes, start: int) -> None:
+        if self._broken:
+            raise StorageUnavailable(self._broken)
+        try:
+            _write_all(self._fd, data)
+        except OSError as exc:
+            os.ftruncate(self._fd, start)  # never leave a partial line behind
+            raise _write_error(exc) from exc
+        try:
+            self._sync()
+        except OSError as exc:
+            self._broken = f"fsync of {self.path} failed ({exc.strerror}); restart the server to write again"
+            log.error("%s", self._broken)
+            raise StorageUnavailable(self._broken) from exc
+
+    def _sync(self) -> None:
+        if self.fsync:
+            os.fsync(self._fd)
+
+    def rewrite(self, payloads: Iterable[bytes]) -> None:
+        """Atomically replace the whole file (tmp, fsync, rename, fsync dir). Callers stop appends first."""
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            for payload in payloads:
+                _write_all(fd, frame(payload))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, self.path)
+        fsync_dir(self.path.parent)
+        old, self._fd = self._fd, os.open(self.path, os.O_RDWR | os.O_APPEND)
+        os.close(old)
+
+    def close(self) -> None:
+        with self._wakeup:
+            self._closing = True
+            self._wakeup.notify()
+        self._writer.join()
+        os.close(self._fd)
+
+
+def _settle(entry: Entry, offset: int) -> None:
+    try:
+        entry.apply(offset)
+    except BaseException as exc:  # handed to the caller waiting on the future, which re-raises it
+        entry.future.set_exception(exc)
+    else:
+        entry.future.set_result(offset)
+
+
+def _write_error(exc: OSError) -> Exception:
+    if exc.errno in _NO_SPACE:
+        return StorageFull(f"the disk refused the write ({exc.strerror}); nothing was stored")
+    return StorageUnavailable(f"writing the journal failed ({exc.strerror}); nothing was stored")
+
+
+def _groups(entries: list[Entry]) -> Iterator[list[Entry]]:
+    """Runs of consecutive appends (committed with one fsync) and single tasks, in order."""
+    group: list[Entry] = []
+    for entry in entries:
+        if entry.payload is None:
+            if group:
+                yield group
+            yield [entry]
+            group = []
+        else:
+            group.append(entry)
+    if group:
+        yield group
+
+
+def _lines(fd: int, size: int, chunk: int = 1 << 22) -> Iterator[tuple[int, bytes, bool]]:
+    """(offset, line without newline, whether a newline ended it), reading `chunk` bytes at a time."""
+    buffer, buffer_offset, position = b"", 0, 0
+    while position < size:
+        buffer += os.pread(fd, min(chunk, size - position), position)
+        position = min(size, position + chunk)
+        start = 0
+        while (end := buffer.find(b"\n", start)) >= 0:
+            yield buffer_offset + start, buffer[start:end], True
+            start = end + 1
+        buffer, buffer_offset = buffer[start:], buffer_offset + start
+    if buffer:
+        yield buffer_offset, buffer, False
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,119 @@
+"""Settings: the one frozen object every part of the server is configured from.
+
+Defaults live here and nowhere else. `Settings.from_env` reads `MOCK_MASIVO_*` variables; the CLI
+starts from it and replaces what was given on the command line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_API_KEY = "mock-api-key"
+DEFAULT_TOKEN = "mock-token"
+DEFAULT_DATA_DIR = Path(".mock-masivo")
+ENV_PREFIX = "MOCK_MASIVO_"
+MASIVO_BASE_PATH = "/api/storefront/v1"
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off", ""})
+
+
+class SettingsError(ValueError):
+    """A setting has a value the server cannot run with."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8642
+    # None with memory=False means DEFAULT_DATA_DIR under the working directory.
+    data: Path | None = None
+    memory: bool = False
+    api_keys: tuple[str, ...] = (DEFAULT_API_KEY,)
+    tokens: tuple[str, ...] = (DEFAULT_TOKEN,)
+    token_ttl: int = 3600
+    max_body_bytes: int = 8 * 1024 * 1024
+    strict: bool = False
+    log_level: str = "info"
+    journal_size: int = 10_000
+    # fsync before every 201; off only for throwaway runs (survives a process crash, not power loss).
+    fsync: bool = True
+
+    def __post_init__(self) -> None:
+        if self.memory and self.data is not None:
+            raise SettingsError("--data and --memory exclude each other: pick one")
+        for name in ("token_ttl", "max_body_bytes", "journal_size"):
+            if getattr(self, name) < 1:
+                raise SettingsError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if not 0 <= self.port <= 65535:
+            raise SettingsError(f"port must be between 0 and 65535, got {self.port}")
+        if not self.api_keys or not all(self.api_keys):
+            raise SettingsError("api_keys needs at least one non-empty key")
+        if not self.tokens or not all(self.tokens):
+            raise SettingsError("tokens needs at least one non-empty token")
+
+    @property
+    def data_dir(self) -> Path | None:
+        """Where the journal lives, or None for an in-memory store."""
+        if self.memory:
+            return None
+        return self.data if self.data is not None else DEFAULT_DATA_DIR
+
+    @property
+    def uses_default_credentials(self) -> bool:
+        return DEFAULT_API_KEY in self.api_keys or DEFAULT_TOKEN in self.tokens
+
+    @property
+    def is_loopback(self) -> bool:
+        return self.host in LOOPBACK_HOSTS or self.host.startswith("127.")
+
+    def replace(self, **changes: object) -> Settings:
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        """Settings from `MOCK_MASIVO_<FLAG>` variables; unset ones keep their defaults."""
+        changes: dict[str, object] = {}
+        for field in dataclasses.fields(cls):
+            raw = environ.get(ENV_PREFIX + field.name.upper())
+            if raw is not None:
+                changes[field.name] = _parse_field(field.name, raw)
+        return cls(**changes)  # type: ignore[arg-type]
+
+
+def _parse_field(name: str, raw: str) -> object:
+    default = getattr(Settings, name, None)
+    if name == "data":
+        return Path(raw) if raw else None
+    if isinstance(default, bool):
+        return parse_bool(name, raw)
+    if isinstance(default, int):
+        return parse_int(name, raw)
+    if isinstance(default, tuple):
+        return parse_list(raw)
+    return raw
+
+
+def parse_bool(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise SettingsError(f"{ENV_PREFIX}{name.upper()} must be one of 1/true/yes/on or 0/false/no/off, got {raw!r}")
+
+
+def parse_int(name: str, raw: str) -> int:
+    try:
+        return int(raw.strip())
+    except ValueError:
+        raise SettingsError(f"{ENV_PREFIX}{name.upper()} must be a whole number, got {raw!r}") from None
+
+
+def parse_list(raw: str) -> tuple[str, ...]:
+    """Comma-separated list; blanks around items are ignored."""
+    return tuple(item.strip() for item in raw.split(",") if item.strip())

@@ -1,0 +1,60 @@
+"""Shared fixtures: real servers on loopback (memory or a temporary data dir) and HTTP helpers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from mock_masivo import MockMasivoServer
+from mock_masivo.settings import Settings
+
+AUTH = {"Authorization": "Bearer mock-token"}
+JSON_AUTH = {**AUTH, "Content-Type": "application/json"}
+MIGRATE = "/api/storefront/v1/customers/migrate/events"
+
+
+@pytest.fixture
+def server() -> Iterator[MockMasivoServer]:
+    """A real server with an in-memory store, on a free loopback port."""
+    with MockMasivoServer(Settings(memory=True, port=0, log_level="warning")) as running:
+        yield running
+
+
+@pytest.fixture
+def make_server(tmp_path: Path) -> Iterator[Callable[..., MockMasivoServer]]:
+    """Start servers with custom settings (data dir under tmp_path by default); all are stopped after."""
+    started: list[MockMasivoServer] = []
+
+    def start(**settings: Any) -> MockMasivoServer:
+        settings.setdefault("port", 0)
+        settings.setdefault("log_level", "warning")
+        if not settings.get("memory"):
+            settings.setdefault("data", tmp_path / "data")
+        running = MockMasivoServer(Settings(**settings)).start()
+        started.append(running)
+        return running
+
+    yield start
+    for running in reversed(started):
+        running.stop()
+
+
+@pytest.fixture
+def http(server: MockMasivoServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        yield client
+
+
+def post_events(client: httpx.Client, payload: Any, headers: dict[str, str] | None = None) -> httpx.Response:
+    """POST a body (a dict is encoded as JSON; bytes are sent as they are) to the migrate endpoint."""
+    content = payload if isinstance(payload, bytes) else httpx.Request("POST", "/", json=payload).content
+    return client.post(MIGRATE, content=content, headers=JSON_AUTH if headers is None else headers)
+
+
+def stored_count(client: httpx.Client) -> int:
+    count: int = client.get("/_mock/health").json()["events"]
+    return count
