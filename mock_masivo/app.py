@@ -12,9 +12,10 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
+from starlette.types import Receive, Scope, Send
 
 from .errors import MockError, ValidationFailed
-from .middleware import JournalMiddleware
+from .middleware import RAW_SEND, FaultMiddleware, JournalMiddleware
 from .openapi import build_openapi
 from .routes import inspect, masivo
 from .services import Services
@@ -24,6 +25,15 @@ from .store import EventStore
 log = logging.getLogger("mock_masivo")
 
 HTTP_TITLES = {404: "Not found", 405: "Method not allowed"}
+
+
+class MockMasivoApp(Starlette):
+    """Starlette, plus the server's own `send` kept in the scope so a fault rule can drop the connection."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            scope.setdefault("state", {})[RAW_SEND] = send
+        await super().__call__(scope, receive, send)
 
 
 def create_app(settings: Settings | None = None, store: EventStore | None = None) -> Starlette:
@@ -47,17 +57,19 @@ def create_app(settings: Settings | None = None, store: EventStore | None = None
         Route("/openapi.json", openapi_json, methods=["GET"]),
         *_inspection_routes(),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={
+    app = MockMasivoApp(routes=routes, lifespan=lifespan, exception_handlers={
         MockError: _mock_error, HTTPException: _http_error, Exception: _unexpected_error})
     app.state.services = found
     return app
 
 
 def _masivo_routes(found: Services) -> list[BaseRoute]:
-    journaled = [Middleware(JournalMiddleware, log=found.requests, clock=found.clock)]
+    # Outermost first: the journal sees every outcome, faults included.
+    wrapped = [Middleware(JournalMiddleware, services=found), Middleware(FaultMiddleware, services=found)]
     return [
-        Route("/auth/authorize", masivo.authorize, methods=["GET"], middleware=journaled),
-        Route("/customers/migrate/events", masivo.migrate_events, methods=["POST"], middleware=journaled),
+        Route("/auth/authorize", masivo.authorize, methods=["GET"], middleware=wrapped),
+        Route("/customers/migrate/events", masivo.migrate_events, methods=["POST"], middleware=wrapped),
+        Route("/customers/{customer_id}", masivo.get_customer, methods=["GET"], middleware=wrapped),
     ]
 
 
@@ -72,6 +84,12 @@ def _inspection_routes() -> list[BaseRoute]:
         Route("/_mock/requests", inspect.list_requests, methods=["GET"]),
         Route("/_mock/accounts", inspect.create_account, methods=["POST"]),
         Route("/_mock/reset", inspect.reset, methods=["POST"]),
+        Route("/_mock/clock", inspect.get_clock, methods=["GET"]),
+        Route("/_mock/clock", inspect.advance_clock, methods=["POST"]),
+        Route("/_mock/faults", inspect.list_faults, methods=["GET"]),
+        Route("/_mock/faults", inspect.add_fault, methods=["POST"]),
+        Route("/_mock/faults", inspect.delete_faults, methods=["DELETE"]),
+        Route("/_mock/faults/{fault_id}", inspect.delete_fault, methods=["DELETE"]),
     ]
 
 
@@ -81,7 +99,7 @@ async def _mock_error(request: Request, exc: Exception) -> Response:
         masivo.note(request, errors=[violation.as_dict() for violation in exc.violations])
     else:
         masivo.note(request, errors=[{"path": "", "message": exc.details, "rule": exc.title}])
-    return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
+    return JSONResponse(exc.body(), status_code=exc.status, headers={**masivo.noted_headers(request), **exc.headers})
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

@@ -9,6 +9,8 @@
     ├── UnsupportedMediaType    415  Content-Type is not JSON, or the body is encoded
     ├── InvalidParameter        422  a query parameter of the inspection API is wrong
     ├── ValidationFailed        422  schema or batch-rule violations, listed in `errors`
+    ├── TooManyRequests         429  over Masivo's rate limits (Retry-After, X-RateLimit-*)
+    ├── InjectedFault           any  an answer a fault rule asked for
     ├── StorageUnavailable      503  the journal cannot be written any more (restart needed)
     └── StorageFull             507  the disk refused the write; nothing was stored
 """
@@ -102,6 +104,22 @@ class ValidationFailed(MockError):
         if self.truncated:
             body["truncated"] = True
         return body
+
+
+class TooManyRequests(MockError):
+    status = 429
+    title = "Too many requests"
+
+    def __init__(self, details: str, headers: dict[str, str], retry_after: int) -> None:
+        super().__init__(details, {**headers, "Retry-After": str(max(1, retry_after))})
+
+
+class InjectedFault(MockError):
+    title = "Injected fault"
+
+    def __init__(self, rule_id: str, status: int) -> None:
+        super().__init__(f"fault rule {rule_id} answered {status} (POST /_mock/faults); nothing was stored")
+        self.status = status
 
 
 class StorageUnavailable(MockError):

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-import logging
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from starlette.requests import Request
+from starlette.types import Scope
 
 from .auth import Authenticator
 from .clock import Clock
+from .errors import Unauthorized
+from .faults import FaultBook
+from .ratelimit import RateLimiter
 from .requestlog import RequestLog
 from .settings import Settings
 from .store import DEFAULT_ACCOUNT, EventStore
 from .validation import PayloadValidator
 
-log = logging.getLogger("mock_masivo")
+QUEUED, PROCESSED = "QUEUED", "PROCESSED"
 
 
 @dataclass
@@ -22,9 +27,11 @@ class Services:
     store: EventStore
     auth: Authenticator
     validator: PayloadValidator
-    clock: Clock
-    requests: RequestLog
     owns_store: bool
+    clock: Clock = field(default_factory=Clock)
+    faults: FaultBook = field(default_factory=FaultBook)
+    requests: RequestLog = field(default_factory=lambda: RequestLog(10_000))
+    limiter: RateLimiter = field(default_factory=lambda: RateLimiter("off"))
 
     @classmethod
     def build(cls, settings: Settings, store: EventStore | None = None) -> Services:
@@ -35,13 +42,23 @@ class Services:
         auth.add(DEFAULT_ACCOUNT, settings.api_keys, settings.tokens)
         for account in store.accounts():
             auth.add(account["id"], (account["api_key"],), (account["token"],))
-        return cls(settings, store, auth, PayloadValidator(strict=settings.strict), Clock(),
-                   RequestLog(settings.journal_size), owns_store)
+        return cls(settings, store, auth, PayloadValidator(strict=settings.strict), owns_store,
+                   requests=RequestLog(settings.journal_size), limiter=RateLimiter(settings.rate_limit))
 
     def status_of(self, received_at: float) -> str:
-        """QUEUED or PROCESSED; every accepted event is processed at once until processing delays exist."""
-        del received_at
-        return "PROCESSED"
+        """QUEUED until --processing-delay seconds after receipt on the server clock, then PROCESSED."""
+        delay = self.settings.processing_delay
+        return PROCESSED if not delay or self.clock.now() >= received_at + delay else QUEUED
+
+    def identify(self, scope: Scope) -> str | None:
+        """The account a request's credentials belong to, if any (for fault rules scoped to an account)."""
+        headers = Request(scope).headers
+        try:
+            if headers.getlist("authorization"):
+                return self.auth.account_for_bearer(headers.getlist("authorization"), self.clock.now_seconds())
+            return self.auth.account_for_api_key(headers.get("x-api-key"))
+        except Unauthorized:
+            return None
 
     def close(self) -> None:
         if self.owns_store:

@@ -7,6 +7,7 @@ starts from it and replaces what was given on the command line.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ DEFAULT_DATA_DIR = Path(".mock-masivo")
 ENV_PREFIX = "MOCK_MASIVO_"
 MASIVO_BASE_PATH = "/api/storefront/v1"
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+RATE_LIMIT_MODES = ("off", "dev", "prod")
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off", ""})
@@ -42,6 +44,9 @@ class Settings:
     journal_size: int = 10_000
     # fsync before every 201; off only for throwaway runs (survives a process crash, not power loss).
     fsync: bool = True
+    rate_limit: str = "off"  # off | dev | prod: Masivo's limits on migration endpoints
+    processing_delay: float = 0.0  # seconds an accepted event stays QUEUED on the server clock
+    latency_ms: int = 0  # added before every answer of a Masivo-compatible route
 
     def __post_init__(self) -> None:
         if self.memory and self.data is not None:
@@ -49,6 +54,11 @@ class Settings:
         for name in ("token_ttl", "max_body_bytes", "journal_size"):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{name} must be at least 1, got {getattr(self, name)}")
+        for name in ("processing_delay", "latency_ms"):
+            if not 0 <= getattr(self, name) < 10**9:
+                raise SettingsError(f"{name} must be 0 or more, got {getattr(self, name)}")
+        if self.rate_limit not in RATE_LIMIT_MODES:
+            raise SettingsError(f"rate_limit must be one of {', '.join(RATE_LIMIT_MODES)}, got {self.rate_limit!r}")
         if not 0 <= self.port <= 65535:
             raise SettingsError(f"port must be between 0 and 65535, got {self.port}")
         if not self.api_keys or not all(self.api_keys):
@@ -93,6 +103,8 @@ def _parse_field(name: str, raw: str) -> object:
         return parse_bool(name, raw)
     if isinstance(default, int):
         return parse_int(name, raw)
+    if isinstance(default, float):
+        return parse_float(name, raw)
     if isinstance(default, tuple):
         return parse_list(raw)
     return raw
@@ -112,6 +124,16 @@ def parse_int(name: str, raw: str) -> int:
         return int(raw.strip())
     except ValueError:
         raise SettingsError(f"{ENV_PREFIX}{name.upper()} must be a whole number, got {raw!r}") from None
+
+
+def parse_float(name: str, raw: str) -> float:
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise SettingsError(f"{ENV_PREFIX}{name.upper()} must be a number, got {raw!r}") from None
+    if not math.isfinite(value):
+        raise SettingsError(f"{ENV_PREFIX}{name.upper()} must be a finite number, got {raw!r}")
+    return value
 
 
 def parse_list(raw: str) -> tuple[str, ...]:

@@ -18,14 +18,12 @@ import bisect
 import logging
 import threading
 from array import array
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from datetime import datetime
-from decimal import Decimal
 from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from tinydb import TinyDB
@@ -76,6 +74,7 @@ class EventRows:
     length: array[int] = field(default_factory=lambda: array("l"))
     type_code: array[int] = field(default_factory=lambda: array("l"))
     purchase_hash: array[int] = field(default_factory=lambda: array("q"))
+    duplicate_of: array[int] = field(default_factory=lambda: array("q"))  # seq of the first copy, 0 if none
 
     def __len__(self) -> int:
         return len(self.seq)
@@ -93,6 +92,7 @@ class EventFilter:
     batch_id: str | None = None
     purchase_id: str | None = None
     status: str | None = None
+    duplicates: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -102,6 +102,8 @@ class PendingBatch:
     id: str
     events: int
     durable: Future[int]
+    # (JSON Pointer of the event in the request, id of the earlier copy), filled when durable
+    duplicates: list[tuple[str, str]] = field(default_factory=list)
 
 
 class EventStore:
@@ -136,6 +138,7 @@ class EventStore:
         self._by_type: dict[int, array[int]] = {}
         self._types: list[str] = []
         self._type_codes: dict[str, int] = {}
+        self._first_by_key: dict[int, int] = {}  # duplicate-key hash -> row of the first copy
 
     @property
     def secret(self) -> bytes | None:
@@ -161,12 +164,14 @@ class EventStore:
             header = batch_header(batch_seq, first_event, account, received_at)
             encoded, attributes = encode_customers(customers)
             payload, offsets = batch_payload(header, encoded)
+            duplicates: list[tuple[str, str]] = []
 
             def apply(line_offset: int) -> None:
                 with self._lock:
-                    self._index_batch(header, encoded, attributes, offsets, line_offset, payload)
+                    duplicates.extend(self._index_batch(header, encoded, attributes, offsets, line_offset, payload))
 
-            return PendingBatch(BATCH_PREFIX + str(batch_seq), len(offsets), self._write(payload, apply))
+            durable = self._write(payload, apply)
+            return PendingBatch(BATCH_PREFIX + str(batch_seq), len(offsets), durable, duplicates)
 
     def submit_account(self, account_id: str, api_key: str, token: str, created_at: float) -> Future[int]:
         record = {"op": "account", "id": account_id, "api_key": api_key, "token": token, "created_at": created_at}
@@ -190,11 +195,12 @@ class EventStore:
         self,
         header: dict[str, Any],
         encoded: list[tuple[str, list[bytes]]],
-        attributes: list[list[tuple[str, str | None]]],
+        attributes: list[list[Attributes]],
         offsets: list[int],
         line_offset: int,
         payload: bytes,
-    ) -> None:
+    ) -> list[tuple[str, str]]:
+        """Index a durable batch; returns its duplicates as (pointer into the request, earlier event id)."""
         account, row = header["account"], len(self._batches)
         doc = {**header, "customer_ids": [customer_id for customer_id, _ in encoded],
                "events": len(offsets), "customers": len(encoded), "line_offset": line_offset, "size": len(payload)}
@@ -203,27 +209,45 @@ class EventStore:
         in_memory = self._journal is None
         self._lines.append(payload if in_memory else None)
         base = 0 if in_memory else line_offset + 9  # crc and space precede the payload
-        seq, offset_iter = header["first_event"], iter(offsets)
+        seq, offset_iter, duplicates = header["first_event"], iter(offsets), []
         for position, ((customer_id, events), attrs) in enumerate(zip(encoded, attributes, strict=True)):
-            for event, (event_type, purchase_id) in zip(events, attrs, strict=True):
-                self._add_row(seq, row, position, base + next(offset_iter), len(event), event_type, purchase_id,
-                              account, customer_id)
+            for number, (event, attributes_) in enumerate(zip(events, attrs, strict=True)):
+                first = self._add_row(seq, row, position, base + next(offset_iter), len(event), attributes_,
+                                      account, customer_id)
+                if first:
+                    duplicates.append((f"/customers/{position}/events/{number}", EVENT_PREFIX + str(first)))
                 seq += 1
+        return duplicates
 
     def _add_row(self, seq: int, batch_row: int, position: int, offset: int, length: int,
-                 event_type: str, purchase_id: str | None, account: str, customer_id: str) -> None:
+                 attributes: Attributes, account: str, customer_id: str) -> int:
+        """Add one event's row and index entries; returns the seq of an earlier copy, or 0."""
         rows, row = self._rows, len(self._rows)
-        code = self._type_code(event_type)
+        code = self._type_code(attributes.type)
         rows.seq.append(seq)
         rows.batch.append(batch_row)
         rows.customer.append(position)
         rows.offset.append(offset)
         rows.length.append(length)
         rows.type_code.append(code)
-        rows.purchase_hash.append(_hash(purchase_id))
+        rows.purchase_hash.append(_hash(attributes.purchase_id))
+        first = self._first_copy(account, customer_id, attributes, seq)
+        rows.duplicate_of.append(first)
         self._by_account.setdefault(account, array("l")).append(row)
         self._by_customer.setdefault((account, customer_id), array("l")).append(row)
         self._by_type.setdefault(code, array("l")).append(row)
+        return first
+
+    def _first_copy(self, account: str, customer_id: str, attributes: Attributes, seq: int) -> int:
+        """Duplicate detection: same account, customer, type, order.purchase_id and issued_at."""
+        key = hash((account, customer_id, attributes))
+        first_row = self._first_by_key.setdefault(key, len(self._rows) - 1)
+        if first_row == len(self._rows) - 1:
+            return 0
+        earlier = self._batches[self._rows.batch[first_row]]
+        same = (earlier["account"], earlier["customer_ids"][self._rows.customer[first_row]],
+                event_attributes(self._event_object(first_row))) == (account, customer_id, attributes)
+        return self._rows.seq[first_row] if same else 0  # a hash collision is not a duplicate
 
     def _type_code(self, event_type: str) -> int:
         code = self._type_codes.get(event_type)
@@ -410,9 +434,11 @@ class EventStore:
         if where.purchase_id is not None:
             wanted = _hash(where.purchase_id)
             checks.append(lambda row: rows.purchase_hash[row] == wanted
-                          and event_attributes(self._event_object(row))[1] == where.purchase_id)
+                          and event_attributes(self._event_object(row)).purchase_id == where.purchase_id)
         if where.status is not None:
             checks.append(lambda row: status_of(batches[rows.batch[row]]["at"]) == where.status)
+        if where.duplicates is not None:
+            checks.append(lambda row: bool(rows.duplicate_of[row]) == where.duplicates)
         return checks
 
     def _event_bytes(self, row: int) -> bytes:
@@ -436,6 +462,7 @@ class EventStore:
             "customer_id": doc["customer_ids"][self._rows.customer[row]],
             "received_at": doc["received_at"],
             "status": status_of(doc["at"]),
+            "duplicate_of": EVENT_PREFIX + str(first) if (first := self._rows.duplicate_of[row]) else None,
             "event": self._event_object(row),
         }
 
@@ -473,44 +500,26 @@ def batch_payload(header: dict[str, Any], customers: list[tuple[str, list[bytes]
     return b"".join(parts), offsets
 
 
+class Attributes(NamedTuple):
+    """What the indexes and duplicate detection need of an event."""
+
+    type: str
+    purchase_id: str | None
+    issued_at: str
+
+
 def encode_customers(customers: Sequence[dict[str, Any]]) -> tuple[list[tuple[str, list[bytes]]],
-                                                                     list[list[tuple[str, str | None]]]]:
+                                                                     list[list[Attributes]]]:
     """Each customer's id with its events encoded for the journal, and the events' indexed attributes."""
     encoded = [(customer["id"], [orjson.dumps(event) for event in customer["events"]]) for customer in customers]
     attributes = [[event_attributes(event) for event in customer["events"]] for customer in customers]
     return encoded, attributes
 
 
-def event_attributes(event: dict[str, Any]) -> tuple[str, str | None]:
-    """(type, order.purchase_id) of a validated event: what the indexes need."""
+def event_attributes(event: dict[str, Any]) -> Attributes:
     order = event.get("order")
     purchase_id = order.get("purchase_id") if isinstance(order, dict) else None
-    return event["type"], purchase_id if isinstance(purchase_id, str) else None
-
-
-def customer_metrics(events: Iterable[dict[str, Any]]) -> dict[str, Any]:
-    """Lifetime metrics from PURCHASE events: count, sum of order.value, latest issued_at."""
-    purchases = [event for event in events if event.get("type") == "PURCHASE"]
-    values = [event["order"].get("value") for event in purchases]
-    numbers = [value for value in values if isinstance(value, int | float) and not isinstance(value, bool)]
-    total = sum((Decimal(repr(value)) for value in numbers), Decimal(0))
-    spend: int | float = int(total) if all(isinstance(value, int) for value in numbers) else float(total)
-    visits = [event["issued_at"] for event in purchases]
-    return {"lifetime": {
-        "number_of_purchases": len(purchases),
-        "spend_total": spend,
-        "last_visit": max(visits, key=time_key) if visits else None,
-    }}
-
-
-def time_key(text: str) -> datetime:
-    """An RFC 3339 time as an aware datetime, tolerating what Python's parser does not (leap seconds, ns)."""
-    text = text.upper().replace(":60", ":59")
-    head, dot, rest = text.partition(".")
-    if dot:
-        digits = len(rest) - len(rest.lstrip("0123456789"))
-        text = f"{head}.{rest[:min(digits, 6)]}{rest[digits:]}"
-    return datetime.fromisoformat(text)
+    return Attributes(event["type"], purchase_id if isinstance(purchase_id, str) else None, event["issued_at"])
 
 
 def _public_batch(doc: dict[str, Any]) -> dict[str, Any]:

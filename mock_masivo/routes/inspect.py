@@ -10,9 +10,14 @@ from starlette.responses import JSONResponse, Response
 
 from .. import __version__
 from ..auth import new_credential
-from ..errors import InvalidParameter, NotFound
-from ..store import DEFAULT_ACCOUNT, EventFilter, customer_metrics
-from .masivo import services
+from ..body import read_body, require_json
+from ..clock import iso_time
+from ..errors import InvalidParameter, NotFound, ValidationFailed, Violation
+from ..faults import parse_rule
+from ..metrics import customer_metrics
+from ..parsing import parse_json
+from ..store import DEFAULT_ACCOUNT, EventFilter
+from .masivo import BODY_TIMEOUT_SECONDS, services
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
@@ -48,8 +53,12 @@ async def list_events(request: Request) -> Response:
     status = params.get("status")
     if status is not None and status not in EVENT_STATUSES:
         raise InvalidParameter(f"query parameter 'status' must be one of {', '.join(EVENT_STATUSES)}")
+    duplicates = params.get("duplicates")
+    if duplicates is not None and duplicates not in ("true", "false"):
+        raise InvalidParameter("query parameter 'duplicates' must be true or false")
     where = EventFilter(account=params.get("account"), customer_id=params.get("customer_id"), type=params.get("type"),
-                        batch_id=params.get("batch_id"), purchase_id=params.get("purchase_id"), status=status)
+                        batch_id=params.get("batch_id"), purchase_id=params.get("purchase_id"), status=status,
+                        duplicates=None if duplicates is None else duplicates == "true")
     limit, offset = _page(request)
     data, total = found.store.events(where, limit, offset, found.status_of)
     return _listing(data, total)
@@ -65,8 +74,10 @@ async def get_event(request: Request) -> Response:
 
 async def list_customers(request: Request) -> Response:
     limit, offset = _page(request)
-    page, total = services(request).store.customers(request.query_params.get("account"), limit, offset)
-    data = [{"id": customer_id, "events": len(events), "metrics": customer_metrics(events)}
+    found = services(request)
+    page, total = found.store.customers(request.query_params.get("account"), limit, offset)
+    now = found.clock.now()
+    data = [{"id": customer_id, "events": len(events), "metrics": customer_metrics(events, now)}
             for customer_id, events in page]
     return _listing(data, total)
 
@@ -76,7 +87,7 @@ async def get_customer(request: Request) -> Response:
     events = found.store.customer_events(customer_id, request.query_params.get("account"), found.status_of)
     if not events:
         raise NotFound(f"no events were received for customer {customer_id[:64]!r}")
-    metrics = customer_metrics(stored["event"] for stored in events)
+    metrics = customer_metrics((stored["event"] for stored in events), found.clock.now())
     return JSONResponse({"data": {"id": customer_id, "events": events, "metrics": metrics}})
 
 
@@ -110,4 +121,59 @@ async def reset(request: Request) -> Response:
         raise NotFound(f"no account has id {account[:64]!r}")
     counts = await asyncio.to_thread(found.store.reset, account)
     counts["requests"] = found.requests.clear(account)
+    found.limiter.forget(account)
     return JSONResponse(counts)
+
+
+async def _json_body(request: Request) -> Any:
+    require_json(request)
+    value, _ = parse_json(await read_body(request, services(request).settings.max_body_bytes, BODY_TIMEOUT_SECONDS))
+    return value
+
+
+def _clock_state(request: Request) -> Response:
+    clock = services(request).clock
+    return JSONResponse({"now": iso_time(clock.now()), "offset": clock.offset})
+
+
+async def get_clock(request: Request) -> Response:
+    return _clock_state(request)
+
+
+async def advance_clock(request: Request) -> Response:
+    body = await _json_body(request)
+    advance = body.get("advance") if isinstance(body, dict) else None
+    if not isinstance(body, dict) or set(body) != {"advance"} or not _is_seconds(advance):
+        raise ValidationFailed([Violation("/advance", "send {\"advance\": SECONDS}, a number from 0 (the clock only "
+                                          "moves forward)", "type")])
+    services(request).clock.advance(float(advance))  # type: ignore[arg-type]
+    return _clock_state(request)
+
+
+def _is_seconds(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value < 10**10
+
+
+async def add_fault(request: Request) -> Response:
+    faults = services(request).faults
+    rule, problems = parse_rule(faults.new_id(), await _json_body(request))
+    if rule is None:
+        raise ValidationFailed(problems)
+    faults.add(rule)
+    return JSONResponse({"data": rule.public()}, status_code=201)
+
+
+async def list_faults(request: Request) -> Response:
+    rules = [rule.public() for rule in services(request).faults.rules()]
+    return _listing(rules, len(rules))
+
+
+async def delete_faults(request: Request) -> Response:
+    return JSONResponse({"removed": services(request).faults.remove()})
+
+
+async def delete_fault(request: Request) -> Response:
+    fault_id = request.path_params["fault_id"]
+    if not services(request).faults.remove(fault_id):
+        raise NotFound(f"no fault rule has id {fault_id[:64]!r}")
+    return JSONResponse({"removed": 1})

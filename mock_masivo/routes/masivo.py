@@ -1,7 +1,7 @@
 """The Masivo-compatible endpoints, served at the root and under /api/storefront/v1.
 
-Checks run in DESIGN.md's order and the first failing one answers: auth, content type, size,
-JSON syntax, schema and batch rules. Nothing is stored before all of them pass.
+Checks run in DESIGN.md's order and the first failing one answers: auth, rate limit, content
+type, size, JSON syntax, schema and batch rules. Nothing is stored before all of them pass.
 """
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ..body import read_body, require_json
-from ..errors import Unauthorized, ValidationFailed
+from ..errors import NotFound, Unauthorized, ValidationFailed
+from ..metrics import customer_metrics
 from ..parsing import parse_object
-from ..services import Services
+from ..services import PROCESSED, Services
 
 BODY_TIMEOUT_SECONDS = 10.0
 
@@ -26,8 +27,13 @@ def services(request: Request) -> Services:
 
 
 def note(request: Request, **facts: Any) -> None:
-    """Facts for this request's journal entry (see journal_middleware)."""
+    """Facts for this request's journal entry and answer headers (see middleware.py)."""
     request.state.journal = {**getattr(request.state, "journal", {}), **facts}
+
+
+def noted_headers(request: Request) -> dict[str, str]:
+    headers: dict[str, str] = getattr(request.state, "journal", {}).get("headers", {})
+    return headers
 
 
 async def authorize(request: Request) -> Response:
@@ -40,17 +46,41 @@ async def authorize(request: Request) -> Response:
     return JSONResponse({"data": found.auth.issue_token(account, found.clock.now_seconds())})
 
 
-async def migrate_events(request: Request) -> Response:
+def _bearer_account(request: Request) -> str:
     found = services(request)
     account = found.auth.account_for_bearer(request.headers.getlist("authorization"), found.clock.now_seconds())
     note(request, account=account)
+    return account
+
+
+async def migrate_events(request: Request) -> Response:
+    found = services(request)
+    account = _bearer_account(request)
+    allowance = found.limiter.admit(account, found.clock.now())
+    if allowance is not None:
+        note(request, headers=allowance.headers())
     require_json(request)
     body = parse_object(await read_body(request, found.settings.max_body_bytes, BODY_TIMEOUT_SECONDS))
     report = found.validator.check(body)
-    note(request, warnings=[warning.as_dict() for warning in report.warnings])
+    warnings = [warning.as_dict() for warning in report.warnings]
+    note(request, warnings=warnings)
     if not report.ok:
         raise ValidationFailed(report.violations, report.truncated)
     batch = found.store.submit_batch(account, body["customers"], found.clock.now())
     await asyncio.wrap_future(batch.durable)
-    note(request, batch_id=batch.id)
-    return JSONResponse({}, status_code=201, headers={"X-Mock-Batch-Id": batch.id})
+    warnings += [{"path": path, "message": f"duplicate of {first}: same customer, type, order.purchase_id and "
+                  "issued_at", "rule": "duplicate"} for path, first in batch.duplicates]
+    note(request, batch_id=batch.id, warnings=warnings)
+    return JSONResponse({}, status_code=201, headers={"X-Mock-Batch-Id": batch.id, **noted_headers(request)})
+
+
+async def get_customer(request: Request) -> Response:
+    """Masivo's customer read-back: metrics from this account's PROCESSED PURCHASE events."""
+    found, customer_id = services(request), request.path_params["customer_id"]
+    account = _bearer_account(request)
+    stored = found.store.customer_events(customer_id, account, found.status_of)
+    processed = [event["event"] for event in stored if event["status"] == PROCESSED]
+    if not processed:
+        raise NotFound(f"no customer {customer_id[:64]!r} in this account (migrated events appear once processed)")
+    customer = {"id": customer_id, "metrics": customer_metrics(processed, found.clock.now()), "tier_id": None}
+    return JSONResponse({"data": {"customer": customer}})

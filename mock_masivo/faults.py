@@ -1,0 +1,151 @@
+"""Fault rules: make Masivo-compatible routes fail, slow down or drop the connection on purpose.
+
+A rule matches by path (with or without the /api/storefront/v1 prefix), method and account (all
+optional), fires at most `times` times, and with `probability` fires at random; with `seed` the
+random sequence is repeatable. Pure: the HTTP side lives in middleware.py.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import random
+import threading
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .errors import Violation
+from .settings import MASIVO_BASE_PATH
+
+DROP_MODES = ("before", "after")
+_FIELDS = {"path": str, "method": str, "account": str, "status": int, "body": object, "delay_ms": (int, float),
+           "drop": (bool, str), "times": int, "probability": (int, float), "seed": int}
+
+
+@dataclass
+class FaultRule:
+    id: str
+    path: str | None = None
+    method: str | None = None
+    account: str | None = None
+    status: int | None = None
+    body: Any = None
+    delay_ms: float = 0
+    drop: str | None = None  # "before" (nothing stored) or "after" (stored, then no answer)
+    times: int | None = None
+    probability: float = 1.0
+    seed: int | None = None
+    fired: int = 0
+    _random: random.Random = field(default_factory=random.Random, repr=False)
+
+    def public(self) -> dict[str, Any]:
+        shown = asdict(self)
+        del shown["_random"]
+        return shown
+
+    def matches(self, path: str, method: str, account: str | None) -> bool:
+        if self.path is not None and path not in (self.path, MASIVO_BASE_PATH + self.path):
+            return False
+        if self.method is not None and method.upper() != self.method.upper():
+            return False
+        return self.account is None or self.account == account
+
+    def fire(self) -> bool:
+        """Whether the rule fires for this (matching) request; counts it when it does."""
+        if self.times is not None and self.fired >= self.times:
+            return False
+        if self.probability < 1 and self._random.random() >= self.probability:
+            return False
+        self.fired += 1
+        return True
+
+
+def parse_rule(rule_id: str, raw: Any) -> tuple[FaultRule | None, list[Violation]]:
+    """A rule from a request body, or the violations that make it unusable."""
+    if not isinstance(raw, dict):
+        return None, [Violation("", "a fault rule must be a JSON object", "type")]
+    problems = [Violation(f"/{name}", "unknown member of a fault rule", "additionalProperties")
+                for name in raw if name not in _FIELDS]
+    problems += [Violation(f"/{name}", f"must be {_type_name(kind)}", "type")
+                 for name, kind in _FIELDS.items() if name in raw and not _is(raw[name], kind)]
+    if problems:
+        return None, problems
+    problems = _range_problems(raw)
+    if problems:
+        return None, problems
+    drop = raw.get("drop")
+    rule = FaultRule(
+        id=rule_id, path=raw.get("path"), method=raw.get("method"), account=raw.get("account"),
+        status=raw.get("status"), body=raw.get("body"), delay_ms=raw.get("delay_ms", 0),
+        drop="before" if drop is True else (drop or None), times=raw.get("times"),
+        probability=raw.get("probability", 1.0), seed=raw.get("seed"))
+    rule._random = random.Random(rule.seed)
+    return rule, []
+
+
+def _range_problems(raw: dict[str, Any]) -> list[Violation]:
+    checks: list[tuple[str, Callable[[Any], bool], str]] = [
+        ("status", lambda v: 100 <= v <= 599, "must be an HTTP status from 100 to 599"),
+        ("delay_ms", lambda v: math.isfinite(v) and 0 <= v <= 600_000, "must be from 0 to 600000"),
+        ("times", lambda v: v >= 1, "must be at least 1"),
+        ("probability", lambda v: 0 <= v <= 1, "must be from 0 to 1"),
+        ("drop", lambda v: v in (True, False, *DROP_MODES), 'must be true, "before" or "after"'),
+    ]
+    problems = [Violation(f"/{name}", message, "range") for name, ok, message in checks
+                if name in raw and not ok(raw[name])]
+    if not any(name in raw for name in ("status", "delay_ms", "drop")):
+        problems.append(Violation("", "a fault rule needs at least one of status, delay_ms or drop", "required"))
+    return problems
+
+
+def _is(value: Any, kind: Any) -> bool:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if kind is object:
+        return True
+    if isinstance(value, bool):  # bool is an int to Python, not to JSON
+        return bool in kinds
+    return isinstance(value, kinds)
+
+
+def _type_name(kind: Any) -> str:
+    names = {str: "a string", int: "an integer", float: "a number", bool: "a boolean"}
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    return " or ".join(names[k] for k in kinds)
+
+
+class FaultBook:
+    """The active rules, in the order they were added; the first that matches and fires wins."""
+
+    def __init__(self) -> None:
+        self._rules: dict[str, FaultRule] = {}
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+
+    def new_id(self) -> str:
+        return f"flt_{next(self._ids)}"
+
+    def add(self, rule: FaultRule) -> None:
+        with self._lock:
+            self._rules[rule.id] = rule
+
+    def rules(self) -> list[FaultRule]:
+        with self._lock:
+            return list(self._rules.values())
+
+    def remove(self, rule_id: str | None = None) -> int:
+        with self._lock:
+            if rule_id is None:
+                count = len(self._rules)
+                self._rules.clear()
+                return count
+            return 1 if self._rules.pop(rule_id, None) is not None else 0
+
+    def match(self, path: str, method: str, account: str | None) -> FaultRule | None:
+        if not self._rules:
+            return None
+        with self._lock:
+            for rule in self._rules.values():
+                if rule.matches(path, method, account) and rule.fire():
+                    return rule
+        return None
