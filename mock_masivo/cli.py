@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from . import __version__
-from .settings import MASIVO_BASE_PATH, Settings, SettingsError
+from .settings import MASIVO_BASE_PATH, RATE_LIMIT_MODES, Settings, SettingsError
 
 log = logging.getLogger("mock_masivo")
 
@@ -42,6 +42,10 @@ def main() -> None:
 @click.option("--journal-size", type=int, help="Requests kept in the request journal (default 10000).")
 @click.option("--no-fsync", "fsync", flag_value=False, default=None,
               help="Skip fsync before answering 201: survives a process crash, not a power loss.")
+@click.option("--rate-limit", type=click.Choice(RATE_LIMIT_MODES),
+              help="Masivo's migration limits: dev (1 per 5 s, 250/h), prod (1 per 5 s, 1000/h) or off (default).")
+@click.option("--processing-delay", type=float, help="Seconds accepted events stay QUEUED (default 0).")
+@click.option("--latency-ms", type=int, help="Delay added to every Masivo-route answer (default 0).")
 def serve(**given: Any) -> None:
     """Run the server until interrupted."""
     settings = _settings(given)
