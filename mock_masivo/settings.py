@@ -20,6 +20,8 @@ MASIVO_BASE_PATH = "/api/storefront/v1"
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 RATE_LIMIT_MODES = ("off", "dev", "prod")
 
+# Variables are named after the CLI flags: --api-key is MOCK_MASIVO_API_KEY.
+_FLAG_NAMES = {"api_keys": "api_key", "tokens": "token"}
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off", ""})
 
@@ -89,10 +91,14 @@ class Settings:
         """Settings from `MOCK_MASIVO_<FLAG>` variables; unset ones keep their defaults."""
         changes: dict[str, object] = {}
         for field in dataclasses.fields(cls):
-            raw = environ.get(ENV_PREFIX + field.name.upper())
+            raw = environ.get(env_name(field.name))
             if raw is not None:
                 changes[field.name] = _parse_field(field.name, raw)
         return cls(**changes)  # type: ignore[arg-type]
+
+
+def env_name(field_name: str) -> str:
+    return ENV_PREFIX + _FLAG_NAMES.get(field_name, field_name).upper()
 
 
 def _parse_field(name: str, raw: str) -> object:
@@ -116,23 +122,23 @@ def parse_bool(name: str, raw: str) -> bool:
         return True
     if value in _FALSE:
         return False
-    raise SettingsError(f"{ENV_PREFIX}{name.upper()} must be one of 1/true/yes/on or 0/false/no/off, got {raw!r}")
+    raise SettingsError(f"{env_name(name)} must be one of 1/true/yes/on or 0/false/no/off, got {raw!r}")
 
 
 def parse_int(name: str, raw: str) -> int:
     try:
         return int(raw.strip())
     except ValueError:
-        raise SettingsError(f"{ENV_PREFIX}{name.upper()} must be a whole number, got {raw!r}") from None
+        raise SettingsError(f"{env_name(name)} must be a whole number, got {raw!r}") from None
 
 
 def parse_float(name: str, raw: str) -> float:
     try:
         value = float(raw.strip())
     except ValueError:
-        raise SettingsError(f"{ENV_PREFIX}{name.upper()} must be a number, got {raw!r}") from None
+        raise SettingsError(f"{env_name(name)} must be a number, got {raw!r}") from None
     if not math.isfinite(value):
-        raise SettingsError(f"{ENV_PREFIX}{name.upper()} must be a finite number, got {raw!r}")
+        raise SettingsError(f"{env_name(name)} must be a finite number, got {raw!r}")
     return value
 
 

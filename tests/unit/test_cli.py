@@ -1,0 +1,174 @@
+"""The CLI: serve's flags and variables become Settings; validate reports every violation offline."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from click.testing import CliRunner
+from payloads import body, event, masivo_example
+
+from mock_masivo import cli
+from mock_masivo.settings import Settings
+
+
+@pytest.fixture
+def served(monkeypatch: pytest.MonkeyPatch) -> list[Settings]:
+    """Settings that `serve` would run with (run() is replaced, as uvicorn's own CLI tests do)."""
+    captured: list[Settings] = []
+    monkeypatch.setattr(cli, "run", captured.append)
+    return captured
+
+
+def serve(args: list[str], env: dict[str, str] | None = None) -> Any:
+    return CliRunner().invoke(cli.main, ["serve", *args], env=env or {}, catch_exceptions=False)
+
+
+def test_serve_defaults_match_the_contract(served: list[Settings]) -> None:
+    assert serve([]).exit_code == 0
+    [settings] = served
+    assert (settings.host, settings.port, settings.data_dir) == ("127.0.0.1", 8642, Path(".mock-masivo"))
+    assert (settings.api_keys, settings.tokens, settings.token_ttl) == (("mock-api-key",), ("mock-token",), 3600)
+    assert settings.max_body_bytes == 8 * 1024 * 1024
+    assert not settings.strict
+    assert settings.rate_limit == "off"
+
+
+def test_every_flag_reaches_the_settings(served: list[Settings], tmp_path: Path) -> None:
+    args = ["--host", "127.0.0.2", "--port", "9000", "--data", str(tmp_path), "--api-key", "k1", "--api-key", "k2",
+            "--token", "t1", "--token-ttl", "60", "--max-body-bytes", "1000", "--strict", "--log-level", "debug",
+            "--journal-size", "5", "--no-fsync", "--rate-limit", "dev", "--processing-delay", "2.5",
+            "--latency-ms", "7"]
+    assert serve(args).exit_code == 0
+    assert served[0] == Settings(host="127.0.0.2", port=9000, data=tmp_path, api_keys=("k1", "k2"), tokens=("t1",),
+                                 token_ttl=60, max_body_bytes=1000, strict=True, log_level="debug", journal_size=5,
+                                 fsync=False, rate_limit="dev", processing_delay=2.5, latency_ms=7)
+
+
+def test_variables_configure_and_flags_replace_them(served: list[Settings]) -> None:
+    env = {"MOCK_MASIVO_API_KEY": "a, b", "MOCK_MASIVO_TOKEN": "t", "MOCK_MASIVO_STRICT": "yes",
+           "MOCK_MASIVO_PORT": "9100", "MOCK_MASIVO_MEMORY": "on", "MOCK_MASIVO_RATE_LIMIT": "prod"}
+    assert serve(["--port", "9200"], env).exit_code == 0
+    settings = served[0]
+    assert settings.api_keys == ("a", "b")
+    assert settings.tokens == ("t",)
+    assert settings.strict and settings.memory and settings.data_dir is None
+    assert (settings.port, settings.rate_limit) == (9200, "prod")
+
+
+@pytest.mark.parametrize("args, env, message", [
+    (["--data", "x", "--memory"], {}, "--data and --memory"),
+    (["--rate-limit", "fast"], {}, "fast"),
+    ([], {"MOCK_MASIVO_STRICT": "maybe"}, "MOCK_MASIVO_STRICT"),
+    ([], {"MOCK_MASIVO_PORT": "eighty"}, "MOCK_MASIVO_PORT"),
+    (["--token-ttl", "0"], {}, "token_ttl"),
+])
+def test_usage_errors_exit_2_with_a_message(served: list[Settings], args: list[str], env: dict[str, str],
+                                            message: str) -> None:
+    result = serve(args, env)
+    assert result.exit_code == 2
+    assert message in result.output
+    assert served == []
+
+
+def test_non_loopback_bind_with_default_credentials_is_refused(served: list[Settings]) -> None:
+    result = serve(["--host", "0.0.0.0"])
+    assert result.exit_code == 2
+    assert "refusing to bind 0.0.0.0" in result.output
+    assert serve(["--host", "0.0.0.0", "--api-key", "secret-key", "--token", "secret-token"]).exit_code == 0
+
+
+def test_serve_prints_its_urls_credentials_and_data_dir_then_stops_cleanly(tmp_path: Path) -> None:
+    process = subprocess.Popen([sys.executable, "-m", "mock_masivo", "serve", "--port", "0", "--data",
+                                str(tmp_path / "d"), "--log-level", "warning"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        banner = "".join(process.stdout.readline() for _ in range(7))
+        url = banner.split("URL:", 1)[1].split()[0]
+        wait_until_healthy(url)
+    finally:
+        process.terminate()
+        process.wait(10)
+        process.stdout.close()  # type: ignore[union-attr]
+    assert f"Base URL:  {url}/api/storefront/v1" in banner
+    assert "mock-api-key" in banner and "mock-token" in banner
+    assert str(tmp_path / "d") in banner
+    # uvicorn shuts down gracefully, then re-raises the signal it caught, as a well-behaved process should.
+    assert process.returncode in (0, -signal.SIGTERM)
+
+
+def wait_until_healthy(url: str, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(url + "/_mock/health").status_code == 200:
+                return
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                raise
+        time.sleep(0.02)
+
+
+# -- validate ------------------------------------------------------------------------------------
+
+def validate(args: list[str], stdin: str | None = None) -> Any:
+    return CliRunner().invoke(cli.main, ["validate", *args], input=stdin)
+
+
+def test_validate_accepts_masivos_example(tmp_path: Path) -> None:
+    path = tmp_path / "example.json"
+    path.write_text(json.dumps(masivo_example()))
+    result = validate([str(path)])
+    assert result.exit_code == 0
+    assert result.output.strip().endswith("all valid, 0 violation(s)")
+
+
+def test_validate_prints_one_line_per_violation_with_file_line_and_pointer(tmp_path: Path) -> None:
+    bad = body(customers=2)
+    bad["customers"][1]["events"][0]["issued_at"] = "yesterday"
+    del bad["customers"][0]["events"][0]["fulfilled"]
+    path = tmp_path / "batches.jsonl"
+    path.write_text("\n".join([json.dumps(body()), json.dumps(bad), "{not json"]) + "\n")
+    result = validate([str(path)])
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert lines[0] == f"{path}:2: /customers/0/events/0: missing required member 'fulfilled'"
+    assert lines[1].startswith(f"{path}:2: /customers/1/events/0/issued_at: must be a valid date-time")
+    assert lines[2].startswith(f"{path}:3: /: the body is not valid JSON")
+    assert lines[-1] == "3 bodies, 3 events checked: 2 invalid, 3 violation(s)"
+
+
+def test_validate_reads_stdin_and_jsonl_flag(tmp_path: Path) -> None:
+    result = validate(["-", "--jsonl"], stdin=json.dumps(body()) + "\n" + json.dumps({"customers": []}) + "\n")
+    assert result.exit_code == 1
+    assert result.output.startswith("-:2: /customers: must have at least 1 items, got 0")
+
+
+def test_validate_strict_reports_unknown_members(tmp_path: Path) -> None:
+    path = tmp_path / "b.json"
+    path.write_text(json.dumps({"customers": [{"id": "c", "events": [event(colour="red")]}]}))
+    assert validate([str(path)]).exit_code == 0
+    strict = validate([str(path), "--strict"])
+    assert strict.exit_code == 1
+    assert f"{path}: /customers/0/events/0/colour: unknown member 'colour'" in strict.output
+
+
+def test_validate_exits_2_when_a_file_cannot_be_read(tmp_path: Path) -> None:
+    result = validate([str(tmp_path / "missing.json")])
+    assert result.exit_code == 2
+    assert "cannot read" in result.output
+
+
+def test_validate_reports_the_batch_event_limit(tmp_path: Path) -> None:
+    path = tmp_path / "big.json"
+    path.write_text(json.dumps(body(customers=2, events_each=501)))
+    result = validate([str(path)])
+    assert result.exit_code == 1
+    assert f"{path}: /customers: the batch has 1002 events in all; at most 1000 are allowed" in result.output
