@@ -37,7 +37,8 @@ def test_clock_moves_forward_and_reports_its_offset(http: httpx.Client) -> None:
     assert after["now"] > before["now"]
 
 
-@pytest.mark.parametrize("payload", [{"advance": -1}, {"advance": "5"}, {"advance": True}, {}, [], {"advance": 1, "x": 2}])
+@pytest.mark.parametrize("payload", [
+    {"advance": -1}, {"advance": "5"}, {"advance": True}, {}, [], {"advance": 1, "x": 2}])
 def test_clock_refuses_anything_but_a_forward_move(http: httpx.Client, payload: Any) -> None:
     response = http.post("/_mock/clock", json=payload)
     assert response.status_code == 422
@@ -212,7 +213,8 @@ def test_faults_are_listed_and_removed(http: httpx.Client) -> None:
 
 @pytest.mark.parametrize("rule, path", [
     ({"status": 99}, "/status"), ({"status": "500"}, "/status"), ({"probability": 2, "status": 500}, "/probability"),
-    ({"drop": "sideways"}, "/drop"), ({"times": 0, "status": 500}, "/times"), ({"colour": "red", "status": 500}, "/colour"),
+    ({"drop": "sideways"}, "/drop"), ({"times": 0, "status": 500}, "/times"),
+    ({"colour": "red", "status": 500}, "/colour"),
     ({"path": "/x"}, ""),
 ])
 def test_bad_fault_rules_are_refused_with_the_member_named(http: httpx.Client, rule: dict[str, Any], path: str) -> None:
