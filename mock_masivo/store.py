@@ -50,17 +50,25 @@ class AppendOnlyTable(Table):
     """
 
     def insert(self, document: Any) -> int:
-        tables = self._storage.read() or {}
-        raw = tables.setdefault(self.name, {})
         doc_id = document.doc_id if isinstance(document, Document) else self._get_next_id()  # type: ignore[no-untyped-call]
-        raw[str(doc_id)] = dict(document)
+        self.put(int(doc_id), dict(document))
+        return int(doc_id)
+
+    def put(self, doc_id: int, document: dict[str, Any]) -> None:
+        """Store this very dict (no copy) under `doc_id`."""
+        tables = self._storage.read() or {}
+        tables.setdefault(self.name, {})[str(doc_id)] = document
         self._storage.write(tables)  # MemoryStorage: stores the same dict again, O(1)
         self.clear_cache()
-        return int(doc_id)
 
 
 class Database(TinyDB):
     table_class = AppendOnlyTable
+
+    def append_only_table(self, name: str) -> AppendOnlyTable:
+        table = self.table(name)
+        assert isinstance(table, AppendOnlyTable)
+        return table
 
 
 @dataclass
@@ -128,8 +136,8 @@ class EventStore:
 
     def _clear(self) -> None:
         self._db = Database(storage=MemoryStorage)
-        self._accounts: Table = self._db.table("accounts")
-        self._batch_docs: Table = self._db.table("batches")
+        self._accounts = self._db.append_only_table("accounts")
+        self._batch_docs = self._db.append_only_table("batches")
         self._batches: list[dict[str, Any]] = []  # the same documents, by row
         self._lines: list[bytes | None] = []  # per batch row: the kept line (memory mode only)
         self._rows = EventRows()
@@ -204,7 +212,7 @@ class EventStore:
         account, row = header["account"], len(self._batches)
         doc = {**header, "customer_ids": [customer_id for customer_id, _ in encoded],
                "events": len(offsets), "customers": len(encoded), "line_offset": line_offset, "size": len(payload)}
-        self._batch_docs.insert(Document(doc, doc_id=header["seq"]))
+        self._batch_docs.put(header["seq"], doc)
         self._batches.append(doc)
         in_memory = self._journal is None
         self._lines.append(payload if in_memory else None)
