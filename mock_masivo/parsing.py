@@ -7,8 +7,10 @@ sent, so:
 - duplicate keys are detected by counting colons: with no `\\u003a` escape in the body, every colon
   is either a member separator or inside a string, orjson never escapes colons, and so re-encoding
   the parsed value yields exactly as many colons as the body had unless members were dropped;
-- bodies with a 19-digit run or a `\\u003a` escape take the slow path: the stdlib parser with hooks
-  that name the offending key or number.
+- an integer turned into a float loses its run of digits: every run of 19 or more digits in the
+  body must reappear in the re-encoding;
+- when either check fails, or the body has a `\\u003a` escape, the stdlib parser (with hooks that
+  name the offending key or number) parses it again and decides.
 """
 
 from __future__ import annotations
@@ -22,9 +24,12 @@ import orjson
 
 from .errors import BadRequest
 
-# 19 digits reach past 2**63; a `\u003a` escape is a colon the colon count cannot see.
-_NEEDS_CAREFUL_PARSE = re.compile(rb"\d{19}|\\u003[aA]")
 MAX_DEPTH = 254  # orjson cannot encode deeper values, so they could never be read back
+# Digits masked to one symbol: 19 of them in a row (as in 2**63) can be an integer orjson turned into a float.
+_DIGIT_MASK = bytes.maketrans(b"123456789", b"000000000")
+_LONG_DIGITS = b"0" * 19
+_LONG_DIGIT_RUN = re.compile(rb"\d{19,}")
+_ESCAPED_COLONS = (b"\\u003a", b"\\u003A")  # colons the colon count cannot see
 
 
 def parse_object(raw: bytes) -> dict[str, Any]:
@@ -37,16 +42,57 @@ def parse_object(raw: bytes) -> dict[str, Any]:
 
 def parse_json(raw: bytes) -> tuple[Any, bytes]:
     """Any JSON value plus its compact re-encoding (which proves it can be stored and read back)."""
-    if _NEEDS_CAREFUL_PARSE.search(raw):
+    value = _fast_parse(raw)
+    if value is _CAREFUL:
         return _parse_careful(raw)
+    encoded = _encode(value)
+    if raw.count(b":") != encoded.count(b":") or not _same_long_numbers(raw, [encoded]):
+        return _parse_careful(raw)  # members were dropped or a number altered: let the slow path say which
+    return value, encoded
+
+
+def parse_batch(raw: bytes) -> tuple[dict[str, Any], list[list[bytes]]]:
+    """A migrate-events body plus each customer's events encoded for storage.
+
+    Encoding event by event (instead of the whole body) gives the store its bytes for free; the
+    colon count then adds the skeleton: the body with every customer's events left out.
+    """
+    value = _fast_parse(raw)
+    if value is _CAREFUL or not _batch_shaped(value):
+        return parse_object(raw), []
+    events = [[_encode(event) for event in customer["events"]] for customer in value["customers"]]
+    skeleton = _encode({**value, "customers": [{**customer, "events": []} for customer in value["customers"]]})
+    colons = skeleton.count(b":") + sum(event.count(b":") for customer in events for event in customer)
+    if raw.count(b":") != colons or not _same_long_numbers(raw, [skeleton, *(e for c in events for e in c)]):
+        return parse_object(raw), []
+    return value, events
+
+
+_CAREFUL = object()
+
+
+def _fast_parse(raw: bytes) -> Any:
+    """orjson's verdict, or _CAREFUL when only the stdlib parser can tell exactly what the body holds."""
+    if any(escape in raw for escape in _ESCAPED_COLONS):
+        return _CAREFUL
     try:
-        value = orjson.loads(raw)
+        return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise BadRequest(f"the body is not valid JSON: {exc}") from None
-    encoded = _encode(value)
-    if raw.count(b":") != encoded.count(b":"):
-        return _parse_careful(raw)  # members were dropped: let the slow path name the duplicate
-    return value, encoded
+
+
+def _batch_shaped(value: Any) -> bool:
+    customers = value.get("customers") if isinstance(value, dict) else None
+    return isinstance(customers, list) and all(
+        isinstance(customer, dict) and isinstance(customer.get("events"), list) for customer in customers)
+
+
+def _same_long_numbers(raw: bytes, encoded: list[bytes]) -> bool:
+    """False when a run of 19+ digits did not survive re-encoding: an integer past 64 bits became a float."""
+    if _LONG_DIGITS not in raw.translate(_DIGIT_MASK):
+        return True
+    survived = [run for piece in encoded for run in _LONG_DIGIT_RUN.findall(piece)]
+    return sorted(_LONG_DIGIT_RUN.findall(raw)) == sorted(survived)
 
 
 def _parse_careful(raw: bytes) -> tuple[Any, bytes]:

@@ -163,14 +163,22 @@ class EventStore:
 
     # -- writing ---------------------------------------------------------------------------------
 
-    def submit_batch(self, account: str, customers: Sequence[dict[str, Any]], received_at: float) -> PendingBatch:
-        """Queue a validated batch, all or nothing, in receipt order."""
+    def submit_batch(self, account: str, customers: Sequence[dict[str, Any]], received_at: float,
+                     encoded_events: list[list[bytes]] | None = None) -> PendingBatch:
+        """Queue a validated batch, all or nothing, in receipt order.
+
+        `encoded_events` (each customer's events as compact JSON, from parsing.parse_batch) saves
+        encoding them again."""
+        if encoded_events:
+            encoded = [(customer["id"], events) for customer, events in zip(customers, encoded_events, strict=True)]
+            attributes = [[event_attributes(event) for event in customer["events"]] for customer in customers]
+        else:
+            encoded, attributes = encode_customers(customers)
         with self._lock:
             batch_seq, first_event = self._next_batch, self._next_event
             self._next_batch += 1
-            self._next_event += sum(len(customer["events"]) for customer in customers)
+            self._next_event += sum(len(events) for _, events in encoded)
             header = batch_header(batch_seq, first_event, account, received_at)
-            encoded, attributes = encode_customers(customers)
             payload, offsets = batch_payload(header, encoded)
             duplicates: list[tuple[str, str]] = []
 

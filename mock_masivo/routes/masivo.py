@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse, Response
 from ..body import read_body, require_json
 from ..errors import NotFound, Unauthorized, ValidationFailed
 from ..metrics import customer_metrics
-from ..parsing import parse_object
+from ..parsing import parse_batch
 from ..services import PROCESSED, Services
 
 BODY_TIMEOUT_SECONDS = 10.0
@@ -60,13 +60,13 @@ async def migrate_events(request: Request) -> Response:
     if allowance is not None:
         note(request, headers=allowance.headers())
     require_json(request)
-    body = parse_object(await read_body(request, found.settings.max_body_bytes, BODY_TIMEOUT_SECONDS))
+    body, encoded_events = parse_batch(await read_body(request, found.settings.max_body_bytes, BODY_TIMEOUT_SECONDS))
     report = found.validator.check(body)
     warnings = [warning.as_dict() for warning in report.warnings]
     note(request, warnings=warnings)
     if not report.ok:
         raise ValidationFailed(report.violations, report.truncated)
-    batch = found.store.submit_batch(account, body["customers"], found.clock.now())
+    batch = found.store.submit_batch(account, body["customers"], found.clock.now(), encoded_events)
     await asyncio.wrap_future(batch.durable)
     warnings += [{"path": path, "message": f"duplicate of {first}: same customer, type, order.purchase_id and "
                   "issued_at", "rule": "duplicate"} for path, first in batch.duplicates]
