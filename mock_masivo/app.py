@@ -79,7 +79,8 @@ def _inspection_routes() -> list[BaseRoute]:
         Route("/_mock/events", inspect.list_events, methods=["GET"]),
         Route("/_mock/events/{event_id}", inspect.get_event, methods=["GET"]),
         Route("/_mock/customers", inspect.list_customers, methods=["GET"]),
-        Route("/_mock/customers/{customer_id}", inspect.get_customer, methods=["GET"]),
+        # :path so that an id containing "/" (sent percent-encoded) still reaches the handler
+        Route("/_mock/customers/{customer_id:path}", inspect.get_customer, methods=["GET"]),
         Route("/_mock/batches", inspect.list_batches, methods=["GET"]),
         Route("/_mock/requests", inspect.list_requests, methods=["GET"]),
         Route("/_mock/accounts", inspect.create_account, methods=["POST"]),

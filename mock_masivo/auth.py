@@ -76,11 +76,14 @@ class Authenticator:
     def _verify_jwt(self, token: str, now: int) -> str:
         try:
             claims = jwt.decode(token, self._secret, algorithms=[ALGORITHM],
-                                options={"require": ["exp", "iat", "sub"], "verify_exp": False})
+                                options={"require": ["exp", "iat", "sub"], "verify_exp": False, "verify_iat": False})
         except jwt.InvalidTokenError as exc:
             raise Unauthorized(f"invalid token: {exc}", invalid_token=True) from None
-        # Expiry is checked against the server clock (which tests can move), with no leeway.
-        exp = claims["exp"]
+        # iat and exp are checked against the server clock (which tests can move), with no leeway.
+        iat, exp = claims["iat"], claims["exp"]
+        if not isinstance(iat, int) or isinstance(iat, bool) or iat > now:
+            raise Unauthorized("invalid token: iat must be whole seconds, not after the server's clock",
+                               invalid_token=True)
         if not isinstance(exp, int) or isinstance(exp, bool) or now >= exp:
             raise Unauthorized("the token has expired; get a new one from /auth/authorize", invalid_token=True)
         account = claims["sub"]

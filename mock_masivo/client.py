@@ -1,36 +1,51 @@
-"""MockMasivoClient: a small httpx client for the /_mock inspection API, with assertion helpers."""
+"""MockMasivoClient: a small httpx client for the /_mock inspection API, with assertion helpers.
+
+Every list method returns a plain list of dicts, all pages. The assertion helpers raise
+AssertionError with what did arrive (events, and rejected requests with their errors), so a failing
+test explains itself.
+"""
 
 from __future__ import annotations
 
+import functools
 import json
+import ssl
 import time
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
-PAGE_SIZE = 1000
+from .settings import MASIVO_BASE_PATH
+
+PAGE_SIZE = 1000  # the inspection API's maximum `limit`
+POLL_SECONDS = 0.02
+SHOWN_EVENTS = 20
+SHOWN_ERRORS = 10
 
 
 class MockMasivoClient:
     """Reads what a mock received. With `account`, every call is scoped to that account."""
 
     def __init__(self, url: str, account: str | None = None, timeout: float = 30.0) -> None:
-        self.url = url.rstrip("/")
+        url = url.rstrip("/")
+        self.url = url.removesuffix(MASIVO_BASE_PATH)  # the base URL given by mistake still works
         self.account = account
-        self._http = httpx.Client(base_url=self.url, timeout=timeout)
+        self._http = httpx.Client(base_url=self.url, timeout=timeout, verify=_ssl_context())
 
     # -- reading ---------------------------------------------------------------------------------
 
     def health(self) -> dict[str, Any]:
-        return self._get("/_mock/health")
+        """`{"status": "ok", "version", "events"}`; `events` counts the whole server, every account."""
+        return _json(self._http.get("/_mock/health"))
 
     def events(self, **filters: Any) -> list[dict[str, Any]]:
-        """Every stored event matching the filters (customer_id, type, batch_id, purchase_id, status), all pages."""
+        """Stored events matching the filters (customer_id, type, batch_id, purchase_id, status), in receipt order."""
         return self._all("/_mock/events", filters)
 
     def customer(self, customer_id: str) -> dict[str, Any] | None:
         """The customer with its events and metrics, or None when nothing was received for it."""
-        response = self._http.get(f"/_mock/customers/{_quote(customer_id)}", params=self._scoped({}))
+        response = self._http.get(f"/_mock/customers/{quote(customer_id, safe='')}", params=self._scoped({}))
         if response.status_code == 404:
             return None
         return _data(response)
@@ -42,14 +57,17 @@ class MockMasivoClient:
         return self._all("/_mock/batches", {})
 
     def requests(self, **filters: Any) -> list[dict[str, Any]]:
-        """The request journal (every call to a Masivo route), oldest first; filter with status=422."""
+        """The request journal (every call to a Masivo route), oldest first; filter with status=422.
+
+        A request with bad credentials (401) belongs to no account: only an unscoped client sees it.
+        """
         return self._all("/_mock/requests", filters)
 
     # -- changing --------------------------------------------------------------------------------
 
     def reset(self) -> dict[str, Any]:
-        response = self._http.post("/_mock/reset", params=self._scoped({}))
-        return _json(response)
+        """Remove everything stored (only this account's data when scoped); returns the counts removed."""
+        return _json(self._http.post("/_mock/reset", params=self._scoped({})))
 
     def new_account(self) -> dict[str, Any]:
         """A fresh account: {"id", "api_key", "token"}."""
@@ -66,16 +84,15 @@ class MockMasivoClient:
         if (count is None and matched) or (count is not None and len(matched) == count):
             return matched
         wanted = f"{count} event(s)" if count is not None else "at least one event"
-        raise AssertionError(f"expected {wanted} matching {filters or 'anything'}, found {len(matched)}.\n"
+        raise AssertionError(f"expected {wanted} matching {_describe(filters)}, found {len(matched)}.\n"
                              + self._what_arrived())
 
     def assert_no_rejections(self) -> None:
-        """Assert that no call to a Masivo route was answered with a 4xx or 5xx."""
+        """Assert that no call to a Masivo route was answered with an error (4xx or 5xx)."""
         rejected = [entry for entry in self.requests() if entry["status"] >= 400]
         if rejected:
-            lines = [f"  {entry['method']} {entry['path']} -> {entry['status']}: {_errors_text(entry)}"
-                     for entry in rejected]
-            raise AssertionError(f"{len(rejected)} request(s) were rejected:\n" + "\n".join(lines))
+            raise AssertionError(f"{len(rejected)} request(s) were rejected:\n"
+                                 + "\n".join(_rejection_text(entry) for entry in rejected))
 
     def wait_for_events(self, count: int, timeout: float = 5.0, **filters: Any) -> list[dict[str, Any]]:
         """Poll until at least `count` matching events arrived (for code that sends from other threads)."""
@@ -85,20 +102,20 @@ class MockMasivoClient:
             if len(matched) >= count:
                 return matched
             if time.monotonic() >= deadline:
-                raise AssertionError(f"waited {timeout:g} s for {count} event(s) matching {filters or 'anything'}, "
+                raise AssertionError(f"waited {timeout:g} s for {count} event(s) matching {_describe(filters)}, "
                                      f"found {len(matched)}.\n" + self._what_arrived())
-            time.sleep(0.02)
+            time.sleep(POLL_SECONDS)
 
     def _what_arrived(self) -> str:
         events = self.events()
-        rejected = [entry for entry in self.requests() if entry["status"] >= 400]
         lines = [f"Received {len(events)} event(s):"]
-        lines += [f"  {e['id']} customer={e['customer_id']!r} batch={e['batch_id']} {json.dumps(e['event'])[:160]}"
-                  for e in events[:20]]
-        if len(events) > 20:
-            lines.append(f"  ... and {len(events) - 20} more")
-        lines += [f"Rejected request: {entry['method']} {entry['path']} -> {entry['status']}: {_errors_text(entry)}"
-                  for entry in rejected[:10]]
+        lines += [_event_text(stored) for stored in events[:SHOWN_EVENTS]]
+        if len(events) > SHOWN_EVENTS:
+            lines.append(f"  ... and {len(events) - SHOWN_EVENTS} more")
+        rejected = [entry for entry in self.requests() if entry["status"] >= 400]
+        if rejected:
+            lines.append(f"Rejected {len(rejected)} request(s):")
+            lines += [_rejection_text(entry) for entry in rejected[:SHOWN_ERRORS]]
         return "\n".join(lines)
 
     # -- plumbing --------------------------------------------------------------------------------
@@ -106,13 +123,12 @@ class MockMasivoClient:
     def _scoped(self, params: dict[str, Any]) -> dict[str, Any]:
         return {**params, "account": self.account} if self.account is not None else params
 
-    def _get(self, path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
-        return _json(self._http.get(path, params=params))
-
     def _all(self, path: str, filters: dict[str, Any]) -> list[dict[str, Any]]:
+        given = {name: value for name, value in filters.items() if value is not None}
         items: list[dict[str, Any]] = []
         while True:
-            page = self._get(path, self._scoped({**filters, "limit": PAGE_SIZE, "offset": len(items)}))
+            params = self._scoped({**given, "limit": PAGE_SIZE, "offset": len(items)})
+            page = _json(self._http.get(path, params=params))
             items += page["data"]
             if not page["data"] or len(items) >= page["total"]:
                 return items
@@ -125,6 +141,15 @@ class MockMasivoClient:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+    def __repr__(self) -> str:
+        return f"<MockMasivoClient {self.url} account={self.account}>"
+
+
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    """One default context for every client: building one costs ~20 ms, and a fixture makes a client per test."""
+    return httpx.create_ssl_context()
 
 
 def _json(response: httpx.Response) -> dict[str, Any]:
@@ -140,11 +165,20 @@ def _data(response: httpx.Response) -> dict[str, Any]:
     return data
 
 
-def _quote(segment: str) -> str:
-    from urllib.parse import quote
-
-    return quote(segment, safe="")
+def _describe(filters: dict[str, Any]) -> str:
+    return ", ".join(f"{name}={value!r}" for name, value in filters.items()) or "anything"
 
 
-def _errors_text(entry: dict[str, Any]) -> str:
-    return "; ".join(f"{error['path'] or '/'}: {error['message']}" for error in entry["errors"][:5]) or "no details"
+def _event_text(stored: dict[str, Any]) -> str:
+    event = json.dumps(stored["event"], separators=(",", ":"))
+    event = event if len(event) <= 160 else event[:157] + "..."
+    return f"  {stored['id']} customer_id={stored['customer_id']!r} batch_id={stored['batch_id']} {event}"
+
+
+def _rejection_text(entry: dict[str, Any]) -> str:
+    errors = entry["errors"]
+    lines = [f"  {entry['method']} {entry['path']} -> {entry['status']}" + ("" if errors else " (no details)")]
+    lines += [f"      {error['path'] or '/'}: {error['message']}" for error in errors[:SHOWN_ERRORS]]
+    if len(errors) > SHOWN_ERRORS:
+        lines.append(f"      ... and {len(errors) - SHOWN_ERRORS} more error(s)")
+    return "\n".join(lines)

@@ -1,7 +1,14 @@
-"""MockMasivoServer: the real server (uvicorn) in a background thread, on a free loopback port."""
+"""MockMasivoServer: the real server (uvicorn) in a background thread, on a free loopback port.
+
+The socket is bound before the thread starts, so a taken port fails in the caller's thread with a
+clear error, and port 0 tells which port it got. Start-up is awaited with a deadline while checking
+that the thread is alive: uvicorn calls sys.exit inside the thread when start-up fails (uvicorn #742).
+"""
 
 from __future__ import annotations
 
+import errno
+import logging
 import socket
 import threading
 import time
@@ -9,13 +16,18 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import uvicorn
+from uvicorn.config import LOG_LEVELS
 
 from .settings import MASIVO_BASE_PATH, Settings
 
 if TYPE_CHECKING:
     from .client import MockMasivoClient
 
+log = logging.getLogger("mock_masivo")
+
 START_TIMEOUT_SECONDS = 10.0
+STOP_TIMEOUT_SECONDS = 15.0
+POLL_SECONDS = 0.005
 
 
 class ServerStartError(RuntimeError):
@@ -25,7 +37,9 @@ class ServerStartError(RuntimeError):
 def bind_socket(host: str, port: int) -> socket.socket:
     """Bind before serving, so a taken port fails here and port 0 tells which port it got."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # proto must say TCP: asyncio sets TCP_NODELAY on accepted sockets only then, and without it
+    # every answer (headers and body are written separately) waits ~40 ms for a delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
@@ -37,11 +51,22 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def uvicorn_config(app: Any, settings: Settings) -> uvicorn.Config:
+def uvicorn_config(app: Any, settings: Settings, **overrides: Any) -> uvicorn.Config:
     # h11 keeps parsing (and its 16 KiB header limit) predictable; one worker because the store is
     # single-writer; a bounded shutdown so a stuck client cannot hang it.
-    return uvicorn.Config(app, host=settings.host, port=settings.port, log_level=settings.log_level, http="h11",
-                          workers=1, timeout_graceful_shutdown=10, limit_concurrency=256, lifespan="on")
+    options: dict[str, Any] = {"host": settings.host, "port": settings.port, "log_level": settings.log_level,
+                               "http": "h11", "workers": 1, "timeout_graceful_shutdown": 10,
+                               "limit_concurrency": 256, "lifespan": "on", **overrides}
+    return uvicorn.Config(app, **options)
+
+
+def check_startable(settings: Settings) -> None:
+    """Refuse settings that only fail later (inside the server thread, or in front of the public)."""
+    if settings.log_level.lower() not in LOG_LEVELS:
+        raise ServerStartError(f"log_level must be one of {', '.join(LOG_LEVELS)}, got {settings.log_level!r}")
+    if not settings.is_loopback and settings.uses_default_credentials:
+        raise ServerStartError(f"refusing to bind {settings.host} with the default credentials (mock-api-key / "
+                               "mock-token); set api_keys and tokens of your own")
 
 
 class MockMasivoServer:
@@ -53,15 +78,19 @@ class MockMasivoServer:
     """
 
     def __init__(self, settings: Settings | None = None) -> None:
-        self.settings = settings or Settings(memory=True, port=0, log_level="warning")
+        if settings is not None and not isinstance(settings, Settings):
+            raise TypeError(f"settings must be a mock_masivo.Settings, got {type(settings).__name__}")
+        self.settings = settings if settings is not None else Settings(memory=True, port=0, log_level="warning")
+        self.app: Any = None
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._port: int | None = None
         self._client: MockMasivoClient | None = None
-        self.app: Any = None
+        self._failure: BaseException | None = None
 
     @property
     def url(self) -> str:
+        """`http://127.0.0.1:PORT`: where the inspection API (/_mock) and the Masivo routes are served."""
         if self._port is None:
             raise RuntimeError("the server is not running; call start() or use it as a context manager")
         host = f"[{self.settings.host}]" if ":" in self.settings.host else self.settings.host
@@ -69,6 +98,7 @@ class MockMasivoServer:
 
     @property
     def base_url(self) -> str:
+        """What to give a Masivo client instead of https://app.masivo.ai/api/storefront/v1."""
         return self.url + MASIVO_BASE_PATH
 
     @property
@@ -81,6 +111,7 @@ class MockMasivoServer:
 
     @property
     def client(self) -> MockMasivoClient:
+        """An inspection client for the whole server (every account); closed by stop()."""
         from .client import MockMasivoClient
 
         if self._client is None:
@@ -88,48 +119,86 @@ class MockMasivoServer:
         return self._client
 
     def start(self) -> MockMasivoServer:
+        """Serve in a daemon thread; returns once the server answers, or raises ServerStartError."""
         if self._thread is not None:
-            raise RuntimeError("this MockMasivoServer is already running; create another one")
-        from .app import create_app
-
+            raise RuntimeError(f"this MockMasivoServer is already running at {self.url}; create another one")
+        check_startable(self.settings)
+        sock = self._bind()
         try:
-            sock = bind_socket(self.settings.host, self.settings.port)
-        except OSError as exc:
-            where = f"{self.settings.host}:{self.settings.port}"
-            raise ServerStartError(f"cannot listen on {where}: {exc.strerror}") from None
-        try:
-            self.app = create_app(self.settings)
-        except Exception as exc:
-            sock.close()
-            raise ServerStartError(f"cannot start mock-masivo: {exc}") from exc
-        self._port = sock.getsockname()[1]
-        self._server = uvicorn.Server(uvicorn_config(self.app, self.settings))
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]},
-                                        name=f"mock-masivo:{self._port}", daemon=True)
-        self._thread.start()
-        self._wait_until_started(sock)
+            self._launch(sock)
+            self._wait_until_started()
+        except BaseException:
+            self._abandon(sock)
+            raise
         return self
 
-    def _wait_until_started(self, sock: socket.socket) -> None:
+    def _bind(self) -> socket.socket:
+        try:
+            return bind_socket(self.settings.host, self.settings.port)
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            if exc.errno == errno.EADDRINUSE:
+                reason += " (another process is listening there; use port=0 for a free port)"
+            raise ServerStartError(f"cannot listen on {self.settings.host}:{self.settings.port}: {reason}") from None
+
+    def _launch(self, sock: socket.socket) -> None:
+        from .app import create_app
+        from .datadir import DataDirError
+        from .journal import CorruptJournal
+
+        self.app = None
+        try:
+            self.app = create_app(self.settings)
+        except (DataDirError, CorruptJournal, OSError) as exc:
+            raise ServerStartError(f"cannot start mock-masivo: {exc}") from exc
+        # log_config=None: no dictConfig of the host process's logging; uvicorn's records propagate (to caplog).
+        self._server = uvicorn.Server(uvicorn_config(self.app, self.settings, log_config=None))
+        self._port = sock.getsockname()[1]
+        self._failure = None
+        self._thread = threading.Thread(target=self._serve, args=(self._server, sock),
+                                        name=f"mock-masivo:{self._port}", daemon=True)
+        self._thread.start()
+
+    def _serve(self, server: uvicorn.Server, sock: socket.socket) -> None:
+        try:
+            server.run(sockets=[sock])
+        except BaseException as exc:  # SystemExit on a failed start-up; kept for start() to report
+            self._failure = exc
+            if not isinstance(exc, SystemExit):
+                log.exception("mock-masivo server thread failed")
+
+    def _wait_until_started(self) -> None:
         assert self._server is not None and self._thread is not None
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
         while not self._server.started:
-            # uvicorn calls sys.exit inside the thread when start-up fails (uvicorn #742).
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                self._server.should_exit = True
-                self._thread.join(START_TIMEOUT_SECONDS)
-                sock.close()
-                self._thread, self._port = None, None
-                raise ServerStartError("mock-masivo did not start; see the log above")
-            time.sleep(0.005)
+            if not self._thread.is_alive():
+                raise ServerStartError(f"mock-masivo exited during start-up ({self._failure!r}); "
+                                       "uvicorn logs the cause on the 'uvicorn.error' logger")
+            if time.monotonic() > deadline:
+                raise ServerStartError(f"mock-masivo did not start within {START_TIMEOUT_SECONDS:g} s")
+            time.sleep(POLL_SECONDS)
+
+    def _abandon(self, sock: socket.socket) -> None:
+        """Undo a failed start: stop the thread, close the socket and the store."""
+        if self._server is not None and self._thread is not None:
+            self._server.should_exit = True
+            self._thread.join(STOP_TIMEOUT_SECONDS)
+        sock.close()
+        if self.app is not None:
+            self.app.state.services.close()
+        self._server, self._thread, self._port = None, None, None
 
     def stop(self) -> None:
-        if self._server is None or self._thread is None:
+        """Stop serving and wait for the thread; calling it again (or before start) does nothing."""
+        server, thread = self._server, self._thread
+        if server is None or thread is None:
             return
-        self._server.should_exit = True
-        self._thread.join(START_TIMEOUT_SECONDS)
         if self._client is not None:
-            self._client.close()
+            self._client.close()  # closes keep-alive connections first, so shutdown does not wait on them
+        server.should_exit = True
+        thread.join(STOP_TIMEOUT_SECONDS)
+        if thread.is_alive():
+            log.warning("mock-masivo server thread did not stop within %s s", STOP_TIMEOUT_SECONDS)
         self._server, self._thread, self._port, self._client = None, None, None, None
 
     def __enter__(self) -> MockMasivoServer:
@@ -138,3 +207,7 @@ class MockMasivoServer:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  traceback: TracebackType | None) -> None:
         self.stop()
+
+    def __repr__(self) -> str:
+        where = self.url if self._port is not None else "not running"
+        return f"<MockMasivoServer {where}>"
