@@ -73,6 +73,38 @@ class MockMasivoClient:
         """A fresh account: {"id", "api_key", "token"}."""
         return _data(self._http.post("/_mock/accounts"))
 
+    # -- realism ---------------------------------------------------------------------------------
+
+    def clock(self) -> dict[str, Any]:
+        """The server clock: {"now": RFC 3339, "offset": seconds}."""
+        return _json(self._http.get("/_mock/clock"))
+
+    def advance_clock(self, seconds: float) -> dict[str, Any]:
+        """Move the server clock forward (token expiry, rate limits, processing delay): no sleeping."""
+        return _json(self._http.post("/_mock/clock", json={"advance": seconds}))
+
+    def add_fault(self, **rule: Any) -> dict[str, Any]:
+        """Add a fault rule (status, delay_ms, drop, times, probability, seed, path, method, account).
+
+        A client scoped to an account makes the rule fire for that account only, unless `account` is given.
+        """
+        if self.account is not None:
+            rule.setdefault("account", self.account)
+        return _data(self._http.post("/_mock/faults", json=rule))
+
+    def faults(self) -> list[dict[str, Any]]:
+        return self._all("/_mock/faults", {})
+
+    def clear_faults(self) -> int:
+        """Remove fault rules (only this account's when scoped); returns how many were removed."""
+        if self.account is None:
+            removed: int = _json(self._http.delete("/_mock/faults"))["removed"]
+            return removed
+        mine = [rule["id"] for rule in self.faults() if rule["account"] == self.account]
+        for rule_id in mine:
+            _json(self._http.delete(f"/_mock/faults/{rule_id}"))
+        return len(mine)
+
     # -- assertions ------------------------------------------------------------------------------
 
     def assert_received(self, customer_id: str | None = None, count: int | None = None,

@@ -47,7 +47,8 @@ class MasivoMock:
 
     Every MockMasivoClient method is available and scoped to the account: events(**filters),
     customer(id), customers(), batches(), requests(**filters), reset(), assert_received(...),
-    assert_no_rejections(), wait_for_events(count, timeout).
+    assert_no_rejections(), wait_for_events(count, timeout), advance_clock(seconds), add_fault(**rule),
+    clear_faults().
     """
 
     def __init__(self, url: str, account: dict[str, str], client: MockMasivoClient) -> None:
@@ -124,8 +125,9 @@ def _fresh_account(url: str, cleanup: bool) -> Iterator[MasivoMock]:
         account = client.new_account()
         client.account = account["id"]
         yield MasivoMock(url, account, client)
-        if cleanup:  # the session's server keeps no data of finished tests (memory stays flat)
+        if cleanup:  # the session's server keeps no data or fault rules of finished tests
             client.reset()
+            client.clear_faults()
 
 
 def _default_account(server: MockMasivoServer) -> Iterator[MasivoMock]:

@@ -227,3 +227,18 @@ def test_wait_for_events_timeout_says_what_arrived(client: MockMasivoClient, htt
     lines = str(failure.value).splitlines()
     assert lines[0] == "waited 0.1 s for 2 event(s) matching type='PURCHASE', found 1."
     assert lines[1] == "Received 1 event(s):"
+
+
+def test_client_moves_the_clock_and_manages_faults_scoped_to_its_account() -> None:
+    with MockMasivoServer() as server, MockMasivoClient(server.url) as admin:
+        account = admin.new_account()
+        with MockMasivoClient(server.url, account=account["id"]) as scoped:
+            assert scoped.advance_clock(30)["offset"] == 30
+            assert admin.clock()["offset"] == 30
+            rule = scoped.add_fault(status=500, times=1)
+            assert rule["account"] == account["id"]
+            admin.add_fault(status=502, account="someone-else")
+            assert scoped.clear_faults() == 1
+            assert [remaining["status"] for remaining in admin.faults()] == [502]
+            assert admin.clear_faults() == 1
+            assert admin.faults() == []
