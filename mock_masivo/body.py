@@ -31,8 +31,10 @@ def require_json(request: Request) -> None:
 async def read_body(request: Request, limit: int, timeout: float) -> bytes:
     """The whole body, or 413 as soon as it is known to exceed `limit`, or 408 after `timeout`."""
     declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > limit):
-        raise PayloadTooLarge(_too_large(limit) if declared.isdigit() else "Content-Length is not a number")
+    if declared is not None and not (declared.isascii() and declared.isdigit()):  # "²".isdigit() is True
+        raise PayloadTooLarge("Content-Length is not a number")
+    if declared is not None and _exceeds(declared, limit):
+        raise PayloadTooLarge(_too_large(limit))
     try:
         return await asyncio.wait_for(_read_capped(request, limit), timeout)
     except TimeoutError:
@@ -49,6 +51,11 @@ async def _read_capped(request: Request, limit: int) -> bytes:
     except ClientDisconnect:
         raise RequestTimeout("the client disconnected before sending the whole body") from None
     return bytes(buffer)
+
+
+def _exceeds(declared: str, limit: int) -> bool:
+    digits = declared.lstrip("0")  # int() refuses more than 4300 digits, so long numbers are compared by length
+    return len(digits) > len(str(limit)) or int(digits or "0") > limit
 
 
 def _too_large(limit: int) -> str:

@@ -94,7 +94,8 @@ class ValidationFailed(MockError):
     def __init__(self, violations: list[Violation], truncated: bool = False) -> None:
         count = f"{len(violations)}{' or more' if truncated else ''}"
         first = violations[0]
-        super().__init__(f"{count} violation(s); first at {first.path or '/'}: {first.message}")
+        where = first.path if len(first.path) <= 200 else first.path[:200] + "..."  # a member name can be huge
+        super().__init__(f"{count} violation(s); first at {where or '/'}: {first.message}")
         self.violations = violations
         self.truncated = truncated
 

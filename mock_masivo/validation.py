@@ -112,7 +112,7 @@ def _violations(error: Any) -> list[Violation]:
     kind = error.kind
     rule = kind.name
     if rule == "additionalProperties":
-        return [Violation(pointer([*error.instance_path, name]), f"unknown member {name!r}", rule)
+        return [Violation(pointer([*error.instance_path, name]), f"unknown member {name[:64]!r}", rule)
                 for name in kind.unexpected]
     return [Violation(path, _message(rule, kind, error.instance), rule)]
 
@@ -157,4 +157,6 @@ def pointer(parts: Any) -> str:
 
 
 def _pointer_sort_key(path: str) -> tuple[tuple[int, int, str], ...]:
-    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part) for part in path.split("/")[1:])
+    # Indexes sort as numbers without int(): a member name may be "²" (isdigit, not int-able) or 5000 digits.
+    return tuple((0, len(part), part) if part.isascii() and part.isdigit() else (1, 0, part)
+                 for part in path.split("/")[1:])
