@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -23,6 +23,7 @@ from .settings import MASIVO_BASE_PATH, Settings
 from .store import EventStore
 
 log = logging.getLogger("mock_masivo")
+Endpoint = Callable[[Request], Awaitable[Response]]
 
 HTTP_TITLES = {404: "Not found", 405: "Method not allowed"}
 
@@ -85,13 +86,19 @@ def _inspection_routes() -> list[BaseRoute]:
         Route("/_mock/requests", inspect.list_requests, methods=["GET"]),
         Route("/_mock/accounts", inspect.create_account, methods=["POST"]),
         Route("/_mock/reset", inspect.reset, methods=["POST"]),
-        Route("/_mock/clock", inspect.get_clock, methods=["GET"]),
-        Route("/_mock/clock", inspect.advance_clock, methods=["POST"]),
-        Route("/_mock/faults", inspect.list_faults, methods=["GET"]),
-        Route("/_mock/faults", inspect.add_fault, methods=["POST"]),
-        Route("/_mock/faults", inspect.delete_faults, methods=["DELETE"]),
+        _by_method("/_mock/clock", GET=inspect.get_clock, POST=inspect.advance_clock),
+        _by_method("/_mock/faults", GET=inspect.list_faults, POST=inspect.add_fault, DELETE=inspect.delete_faults),
         Route("/_mock/faults/{fault_id}", inspect.delete_fault, methods=["DELETE"]),
     ]
+
+
+def _by_method(path: str, **handlers: Endpoint) -> Route:
+    """One route for several methods, so a 405 lists all of them in Allow (one Route each would not)."""
+
+    async def dispatch(request: Request) -> Response:
+        return await handlers[request.method if request.method != "HEAD" else "GET"](request)
+
+    return Route(path, dispatch, methods=list(handlers))
 
 
 async def _mock_error(request: Request, exc: Exception) -> Response:

@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 PURCHASE = "PURCHASE"
+_EARLIEST = datetime.min.replace(tzinfo=UTC)
 
 
 def customer_metrics(events: Iterable[dict[str, Any]], now: float) -> dict[str, Any]:
@@ -65,4 +66,7 @@ def time_key(text: str) -> datetime:
     if dot:
         digits = len(rest) - len(rest.lstrip("0123456789"))
         text = f"{head}.{rest[:min(digits, 6)]}{rest[digits:]}"
-    return datetime.fromisoformat(text)
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:  # year 0000 is valid RFC 3339 but before datetime.min: it sorts first
+        return _EARLIEST

@@ -32,7 +32,7 @@ from tinydb.table import Document, Table
 
 from .clock import iso_time
 from .datadir import DataDir
-from .journal import Journal
+from .journal import CorruptJournal, Journal
 
 log = logging.getLogger("mock_masivo")
 
@@ -278,7 +278,12 @@ class EventStore:
         assert self._journal is not None
         count = 0
         for offset, payload in self._journal.replay():
-            self._load_record(orjson.loads(payload), payload, offset)
+            try:
+                self._load_record(orjson.loads(payload), payload, offset)
+            except (ValueError, KeyError, TypeError, AttributeError) as exc:  # checksum fine, content not a record
+                raise CorruptJournal(
+                    f"{self._journal.path}: the record at byte {offset} cannot be loaded ({type(exc).__name__}: "
+                    f"{str(exc)[:200]}). Refusing to start; move the file away to start empty.") from exc
             count += 1
         log.info("replayed %d journal records: %d batches, %d events", count, len(self._batches), len(self._rows))
 
@@ -321,11 +326,12 @@ class EventStore:
             kept = [row for row, doc in enumerate(self._batches) if account not in (None, doc["account"])]
             records = list(self._surviving_records(kept))
             accounts = list(self._accounts.all())
-            self._clear()
             if self._journal is not None:
-                self._journal.rewrite(records)
+                self._journal.rewrite(records)  # first: if it fails, the store is left as it was
+                self._clear()
                 self._replay()
             else:
+                self._clear()
                 for payload in records:
                     self._load_record(orjson.loads(payload), payload, 0)
                 for doc in accounts:
@@ -546,7 +552,7 @@ def _public_batch(doc: dict[str, Any]) -> dict[str, Any]:
 
 def _parse_id(text: str, prefix: str) -> int | None:
     digits = text[len(prefix):] if text.startswith(prefix) else ""
-    return int(digits) if digits.isdigit() and len(digits) < 19 else None
+    return int(digits) if digits.isascii() and digits.isdigit() and len(digits) < 19 else None
 
 
 def _hash(text: str | None) -> int:

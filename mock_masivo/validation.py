@@ -151,9 +151,20 @@ def json_type(value: Any) -> str:
     return "array" if isinstance(value, list) else "object"
 
 
+MAX_POINTER_SEGMENT = 256
+
+
 def pointer(parts: Any) -> str:
-    """RFC 6901 JSON Pointer of a path given as a sequence of keys and indexes."""
-    return "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in parts)
+    """RFC 6901 JSON Pointer of a path given as a sequence of keys and indexes.
+
+    A member name longer than MAX_POINTER_SEGMENT is cut and marked with "...": answers and the
+    request journal must not grow with whatever a client sends."""
+    return "".join("/" + _segment(str(part)) for part in parts)
+
+
+def _segment(part: str) -> str:
+    escaped = part.replace("~", "~0").replace("/", "~1")
+    return escaped if len(escaped) <= MAX_POINTER_SEGMENT else escaped[:MAX_POINTER_SEGMENT] + "..."
 
 
 def _pointer_sort_key(path: str) -> tuple[tuple[int, int, str], ...]:

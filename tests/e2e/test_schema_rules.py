@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import MIGRATE
+from conftest import MIGRATE, post_events
 from payloads import REMOVE, body, with_change
 
 from mock_masivo import MockMasivoServer
@@ -181,7 +181,8 @@ UNKNOWN_MEMBERS = [
     pytest.param(f"{ORDER}/currency", f"{ORDER}/currency", id="order"),
     pytest.param("/customers/0/a/b~c", "/customers/0/a~1b~0c", id="name-escaped-in-the-pointer"),
     pytest.param("/customers/0/\u00b2", "/customers/0/\u00b2", id="name-that-is-a-unicode-digit"),
-    pytest.param("/customers/0/" + "9" * 5000, "/customers/0/" + "9" * 5000, id="name-of-5000-digits"),
+    # Pointers cut long member names (MAX_POINTER_SEGMENT) so answers and the journal stay small.
+    pytest.param("/customers/0/" + "9" * 5000, "/customers/0/" + "9" * 256 + "...", id="name-of-5000-digits"),
 ]
 
 
@@ -290,3 +291,12 @@ def test_r7_messages_never_echo_the_failing_value(api: httpx.Client, pointer: st
     assert all(len(violation["message"]) <= 200 for violation in violations(response))
     assert "P" * 20 not in response.text and "9" * 20 not in response.text
     assert len(response.content) < 20_000
+
+
+def test_a_huge_unknown_member_name_is_cut_short_in_warnings(http: httpx.Client) -> None:
+    name = "m" * 100_000
+    sent = with_change(body(), f"/customers/0/events/0/{name}", 1)
+    assert post_events(http, sent).status_code == 201
+    [warning] = http.get("/_mock/requests").json()["data"][0]["warnings"]
+    assert warning["path"] == "/customers/0/events/0/" + "m" * 256 + "..."
+    assert http.get("/_mock/events").json()["data"][0]["event"][name] == 1  # stored as sent, all the same
