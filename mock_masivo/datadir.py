@@ -42,18 +42,23 @@ class DataDir:
     def secret(self) -> bytes:
         """The JWT signing secret, created on first use, so tokens survive a restart."""
         path = self.path / SECRET_FILE
-        if not path.exists():
+        secret = path.read_bytes().strip() if path.exists() else b""
+        if not secret:  # also when a crash before its fsync left it empty
+            secret = secrets.token_hex(32).encode("ascii")
             tmp = path.with_name(SECRET_FILE + ".tmp")
-            tmp.write_text(secrets.token_hex(32), encoding="ascii")
-            os.chmod(tmp, 0o600)
+            with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as file:
+                file.write(secret)
+                file.flush()
+                os.fsync(file.fileno())  # before the rename, or a power loss can leave an empty secret
             os.replace(tmp, path)
             fsync_dir(self.path)
-        return path.read_text(encoding="ascii").strip().encode("ascii")
+        return secret
 
     def _remove_leftovers(self) -> None:
         """A crash during a rewrite can leave `*.tmp` files; the live files are authoritative."""
         for leftover in self.path.glob("*.tmp"):
-            leftover.unlink()
+            if leftover.is_file():
+                leftover.unlink()
 
     def close(self) -> None:
         os.close(self._lock_fd)  # closing releases the flock

@@ -14,9 +14,11 @@ failed fsync the kernel may have dropped the dirty pages, so nothing after it ca
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import os
+import re
 import threading
 import zlib
 from collections.abc import Callable, Iterable, Iterator
@@ -29,6 +31,7 @@ from .errors import StorageFull, StorageUnavailable
 log = logging.getLogger("mock_masivo")
 
 _NO_SPACE = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT})
+_FRAME_START = re.compile(rb"[0-9a-f]{8} ")
 
 
 class CorruptJournal(Exception):
@@ -67,7 +70,10 @@ class Journal:
     def __init__(self, path: Path, fsync: bool = True) -> None:
         self.path = path
         self.fsync = fsync
+        created = not path.exists()
         self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+        if created and fsync:
+            fsync_dir(path.parent)  # the new file's name must survive a power loss too
         self._queue: list[Entry] = []
         self._wakeup = threading.Condition()
         self._broken: str | None = None
@@ -83,14 +89,21 @@ class Journal:
         for offset, line, complete in _lines(self._fd, size):
             payload = unframe(line) if complete else None
             if payload is None:
-                self._cut_tail(offset, offset + len(line), size)
+                self._cut_tail(offset, line, complete, size)
                 return
             yield offset, payload
 
-    def _cut_tail(self, offset: int, end: int, size: int) -> None:
+    def _cut_tail(self, offset: int, line: bytes, complete: bool, size: int) -> None:
+        end = offset + len(line)
         if end < size - 1:
+            damage = f"the record at byte {offset} is damaged and {size - end - 1} bytes follow it"
+        elif complete and _hides_a_record(line):
+            damage = f"the last line (byte {offset}) is damaged and ends in a whole record: a newline was damaged"
+        else:
+            damage = ""
+        if damage:
             raise CorruptJournal(
-                f"{self.path}: the record at byte {offset} is damaged and {size - end - 1} bytes follow it. "
+                f"{self.path}: {damage}. "
                 "Refusing to start so that nothing is silently dropped; move the file away to start empty."
             )
         log.warning("%s: cutting off a torn last record at byte %d (%d bytes); it was never acknowledged",
@@ -136,33 +149,42 @@ class Journal:
                     self._commit(group)
 
     def _commit(self, batch: list[Entry]) -> None:
-        start = os.lseek(self._fd, 0, os.SEEK_END)
         lines = [frame(entry.payload) for entry in batch if entry.payload is not None]
         try:
-            self._write(b"".join(lines), start)
-        except (StorageFull, StorageUnavailable) as exc:
+            start = self._append(b"".join(lines))
+        except Exception as exc:  # the writer thread must survive anything, or every later request hangs
+            failure = exc if isinstance(exc, StorageFull | StorageUnavailable) else self._break(
+                f"writing {self.path} failed and could not be undone ({exc}); restart the server to write again")
             for entry in batch:
-                entry.future.set_exception(exc)
+                entry.future.set_exception(failure)
             return
         offset = start
         for entry, line in zip(batch, lines, strict=True):
             _settle(entry, offset)
             offset += len(line)
 
-    def _write(self, data: bytes, start: int) -> None:
+    def _append(self, data: bytes) -> int:
+        """Write and fsync `data` at the end of the file and return where it starts; no partial line stays."""
         if self._broken:
             raise StorageUnavailable(self._broken)
+        start = os.lseek(self._fd, 0, os.SEEK_END)
         try:
             _write_all(self._fd, data)
         except OSError as exc:
-            os.ftruncate(self._fd, start)  # never leave a partial line behind
+            os.ftruncate(self._fd, start)  # never leave a partial line behind (if this fails, _commit breaks)
             raise _write_error(exc) from exc
         try:
             self._sync()
         except OSError as exc:
-            self._broken = f"fsync of {self.path} failed ({exc.strerror}); restart the server to write again"
-            log.error("%s", self._broken)
-            raise StorageUnavailable(self._broken) from exc
+            raise self._break(f"fsync of {self.path} failed ({exc.strerror}); restart the server to write again") \
+                from exc
+        return start
+
+    def _break(self, reason: str) -> StorageUnavailable:
+        """Refuse every later write: what is on disk after this failure cannot be trusted."""
+        self._broken = reason
+        log.error("%s", reason)
+        return StorageUnavailable(reason)
 
     def _sync(self) -> None:
         if self.fsync:
@@ -171,17 +193,30 @@ class Journal:
     def rewrite(self, payloads: Iterable[bytes]) -> None:
         """Atomically replace the whole file (tmp, fsync, rename, fsync dir). Callers stop appends first."""
         tmp = self.path.with_name(self.path.name + ".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
-            for payload in payloads:
-                _write_all(fd, frame(payload))
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, self.path)
-        fsync_dir(self.path.parent)
-        old, self._fd = self._fd, os.open(self.path, os.O_RDWR | os.O_APPEND)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                for payload in payloads:
+                    _write_all(fd, frame(payload))
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, self.path)
+        except OSError as exc:  # the live file is untouched
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise _write_error(exc) from exc
+        try:
+            new_fd = os.open(self.path, os.O_RDWR | os.O_APPEND)
+        except OSError as exc:  # keep reading the old file (still open); appending to it would lose data
+            raise self._break(f"reopening {self.path} after a rewrite failed ({exc.strerror}); restart the server") \
+                from exc
+        old, self._fd = self._fd, new_fd
         os.close(old)
+        try:
+            fsync_dir(self.path.parent)
+        except OSError as exc:  # the new file is in use; only its name's durability is in doubt
+            self._break(f"fsync of {self.path.parent} failed ({exc.strerror}); restart the server to write again")
 
     def close(self) -> None:
         with self._wakeup:
@@ -204,6 +239,14 @@ def _write_error(exc: OSError) -> Exception:
     if exc.errno in _NO_SPACE:
         return StorageFull(f"the disk refused the write ({exc.strerror}); nothing was stored")
     return StorageUnavailable(f"writing the journal failed ({exc.strerror}); nothing was stored")
+
+
+def _hides_a_record(line: bytes) -> bool:
+    """Whether a damaged line ends in a whole valid record, i.e. a newline inside it was damaged.
+
+    A torn write only ever loses the end of the file, so such a line is damage after the fact.
+    """
+    return any(unframe(line[match.start():]) is not None for match in _FRAME_START.finditer(line, 1))
 
 
 def _groups(entries: list[Entry]) -> Iterator[list[Entry]]:

@@ -28,7 +28,7 @@ def _int_param(request: Request, name: str, default: int, maximum: int | None = 
     raw = request.query_params.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or len(raw) > 9:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 9:  # "²".isdigit() is True, int("²") raises
         raise InvalidParameter(f"query parameter {name!r} must be a whole number from 0, got {raw[:32]!r}")
     value = int(raw)
     if maximum is not None and value > maximum:
@@ -99,7 +99,7 @@ async def list_batches(request: Request) -> Response:
 
 async def list_requests(request: Request) -> Response:
     status = request.query_params.get("status")
-    if status is not None and not (status.isdigit() and len(status) == 3):
+    if status is not None and not (status.isascii() and status.isdigit() and len(status) == 3):
         raise InvalidParameter(f"query parameter 'status' must be an HTTP status code, got {status[:32]!r}")
     entries = services(request).requests.entries(request.query_params.get("account"),
                                                  int(status) if status else None)

@@ -1,0 +1,223 @@
+"""Kill loop: SIGKILL a real `mock-masivo serve` under concurrent writers, restart it, and check the journal.
+
+Invariant after every restart: every batch answered 201 is stored whole (its X-Mock-Batch-Id lists
+exactly the events sent), and every stored batch is whole, acknowledged or not (a batch can be
+durable before its 201 reaches the client).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import httpx
+import pytest
+from conftest import JSON_AUTH, MIGRATE
+from payloads import event
+
+START_SECONDS = 60.0  # replaying a big journal on a busy CI machine takes a while
+URL_LINE = re.compile(r"URL:\s+(http://\S+)")
+
+
+class ServerProcess:
+    """`python -m mock_masivo serve --data DIR --port 0` in a child process, so that it can be SIGKILLed.
+
+    Output goes to files (a full pipe would block the server); the URL is read from the banner.
+    """
+
+    def __init__(self, data: Path, *args: str) -> None:
+        self.data = data
+        self.args = args
+        self.out = data.parent / f"{data.name}.out"
+        self.err = data.parent / f"{data.name}.err"
+        self.process: subprocess.Popen[bytes] | None = None
+        self.url = ""
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "mock_masivo", "serve", "--data", str(self.data), "--port", "0",
+                "--log-level", "warning", *self.args]
+
+    def start(self) -> ServerProcess:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        with self.out.open("wb") as out, self.err.open("wb") as err:
+            self.process = subprocess.Popen(self.command(), stdout=out, stderr=err, env=env)
+        try:
+            self.url = self._wait_for_banner()
+            self._wait_until_healthy()
+        except BaseException:
+            self.kill()
+            raise
+        return self
+
+    def _wait_for_banner(self) -> str:
+        assert self.process is not None
+        deadline = time.monotonic() + START_SECONDS
+        while time.monotonic() < deadline:
+            found = URL_LINE.search(self.out.read_text(encoding="utf-8", errors="replace"))
+            if found:
+                return found.group(1)
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.02)  # polling the banner file, with a deadline
+        self.kill()  # so that output() reports the exit code
+        raise AssertionError(f"server did not start: {self.output()}")
+
+    def _wait_until_healthy(self) -> None:
+        deadline = time.monotonic() + START_SECONDS
+        while True:
+            try:
+                if httpx.get(self.url + "/_mock/health", timeout=5).status_code == 200:
+                    return
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise
+            time.sleep(0.02)  # polling readiness, with a deadline
+
+    def output(self) -> str:
+        return (f"exit code {self.process.returncode if self.process else None}; stdout: "
+                f"{self.out.read_text(errors='replace')!r}; stderr: {self.err.read_text(errors='replace')!r}")
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown code runs, as in a crash."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+        if self.process is not None:
+            self.process.wait(timeout=30)
+
+    def __enter__(self) -> ServerProcess:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self.kill()
+
+
+def fetch_all(client: httpx.Client, path: str, **filters: str) -> list[dict[str, Any]]:
+    """Every item of an inspection listing, page by page (nothing writes while this runs)."""
+    items: list[dict[str, Any]] = []
+    while True:
+        response = client.get(path, params={**filters, "limit": 1000, "offset": len(items)})
+        assert response.status_code == 200, response.text
+        page = response.json()
+        items.extend(page["data"])
+        if len(items) >= page["total"]:
+            return items
+
+
+# -- writers ----------------------------------------------------------------------------------------
+
+@dataclass
+class Ledger:
+    """What the writers sent (tag -> event count) and which batches were acknowledged (batch id -> tag)."""
+
+    sent: dict[str, int] = field(default_factory=dict)
+    acked: dict[str, str] = field(default_factory=dict)
+    unexpected: list[str] = field(default_factory=list)
+    changed: threading.Condition = field(default_factory=threading.Condition)
+
+    def acks(self) -> int:
+        with self.changed:
+            return len(self.acked)
+
+
+def tagged_batch(tag: str, rng: random.Random, max_customers: int) -> tuple[dict[str, Any], int]:
+    """A valid batch whose customer ids all start with `tag`, and its number of events."""
+    customers = [{"id": f"{tag}-c{index}", "events": [event(n) for n in range(rng.randint(1, 3))]}
+                 for index in range(rng.randint(1, max_customers))]
+    return {"customers": customers}, sum(len(customer["events"]) for customer in customers)
+
+
+def write_until_failure(url: str, name: str, ledger: Ledger, seed: int, max_customers: int) -> None:
+    """Post tagged batches until the server goes away; record every 201."""
+    rng = random.Random(seed)
+    with httpx.Client(base_url=url, timeout=10) as client:
+        for number in range(10_000):
+            tag = f"{name}-n{number}"
+            payload, events = tagged_batch(tag, rng, max_customers)
+            with ledger.changed:
+                ledger.sent[tag] = events
+            try:
+                response = client.post(MIGRATE, json=payload, headers=JSON_AUTH)
+            except httpx.TransportError:
+                return  # the server was killed
+            with ledger.changed:
+                if response.status_code == 201:
+                    ledger.acked[response.headers["X-Mock-Batch-Id"]] = tag
+                else:
+                    ledger.unexpected.append(f"{response.status_code} {response.text[:200]}")
+                ledger.changed.notify_all()
+
+
+def wait_for_acks(ledger: Ledger, count: int, timeout: float = 30.0) -> None:
+    with ledger.changed:
+        assert ledger.changed.wait_for(lambda: len(ledger.acked) >= count or bool(ledger.unexpected), timeout)
+
+
+def tag_of(customer_id: str) -> str:
+    return customer_id.rsplit("-c", 1)[0]
+
+
+def check_store(url: str, ledger: Ledger) -> int:
+    """Every acknowledged batch is present and whole; every stored batch is whole. Returns the batches stored."""
+    with httpx.Client(base_url=url, timeout=30) as client:
+        events = fetch_all(client, "/_mock/events")
+        batches = fetch_all(client, "/_mock/batches")
+    counts = Counter(stored["batch_id"] for stored in events)
+    tags: dict[str, set[str]] = defaultdict(set)
+    for stored in events:
+        tags[stored["batch_id"]].add(tag_of(stored["customer_id"]))
+    assert {batch["id"]: batch["events"] for batch in batches} == dict(counts)
+    for batch_id, count in counts.items():
+        [tag] = tags[batch_id]  # one batch, one writer's request
+        assert count == ledger.sent[tag], f"{batch_id} ({tag}) is partial: {count} of {ledger.sent[tag]} events"
+    missing = {batch_id: tag for batch_id, tag in ledger.acked.items() if tags.get(batch_id) != {tag}}
+    assert not missing, f"acknowledged batches lost after a crash: {missing}"
+    stored_tags = [tag for batch_tags in tags.values() for tag in batch_tags]
+    assert len(stored_tags) == len(set(stored_tags)), "a request was stored twice"
+    return len(counts)
+
+
+def run_kill_loop(tmp_path: Path, rounds: int, writers: int, max_customers: int, seed: int) -> None:
+    data, rng, ledger = tmp_path / "data", random.Random(seed), Ledger()
+    for round_number in range(rounds):
+        with ServerProcess(data) as server:
+            check_store(server.url, ledger)
+            threads = [threading.Thread(target=write_until_failure, daemon=True,
+                                        args=(server.url, f"r{round_number}-w{w}", ledger, rng.random(), max_customers))
+                       for w in range(writers)]
+            for thread in threads:
+                thread.start()
+            wait_for_acks(ledger, ledger.acks() + rng.randint(1, 12 * writers))
+            server.kill()
+            for thread in threads:
+                thread.join(timeout=30)
+            assert not any(thread.is_alive() for thread in threads)
+            assert not ledger.unexpected, ledger.unexpected
+    with ServerProcess(data) as server:
+        stored = check_store(server.url, ledger)
+    assert stored >= len(ledger.acked) > 0
+
+
+def test_every_acknowledged_batch_survives_sigkill_whole(tmp_path: Path) -> None:
+    seed = random.randrange(1 << 30)
+    print(f"kill loop seed {seed}")
+    run_kill_loop(tmp_path, rounds=8, writers=8, max_customers=6, seed=seed)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_every_acknowledged_batch_survives_many_sigkills_with_bigger_batches(tmp_path: Path) -> None:
+    seed = random.randrange(1 << 30)
+    print(f"kill loop seed {seed}")
+    run_kill_loop(tmp_path, rounds=30, writers=16, max_customers=40, seed=seed)

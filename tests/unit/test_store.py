@@ -1,0 +1,183 @@
+"""EventStore on a data dir: replay, resets that stick, ids never reused, one owner per dir, failed resets undone."""
+
+from __future__ import annotations
+
+import errno
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from payloads import body
+
+from mock_masivo import journal as journal_module
+from mock_masivo.datadir import JOURNAL_FILE, SECRET_FILE, DataDirError
+from mock_masivo.errors import StorageFull
+from mock_masivo.store import EventFilter, EventStore
+
+
+def processed(_at: float) -> str:
+    return "PROCESSED"
+
+
+def listing(store: EventStore, account: str | None = None) -> list[dict[str, Any]]:
+    return store.events(EventFilter(account=account), 100_000, 0, processed)[0]
+
+
+def add(store: EventStore, account: str = "default", customers: int = 2, events_each: int = 2,
+        prefix: str = "c") -> str:
+    pending = store.submit_batch(account, body(customers, events_each, prefix=prefix)["customers"], 1.0e9)
+    pending.durable.result(timeout=10)
+    return pending.id
+
+
+def add_account(store: EventStore, account: str) -> None:
+    store.submit_account(account, f"key-{account}", f"tok-{account}", 1.0e9).result(timeout=10)
+
+
+@pytest.fixture
+def data(tmp_path: Path) -> Path:
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def opened(data: Path) -> Iterator[list[EventStore]]:
+    """Stores opened by a test (through `open_store`), all closed after it."""
+    stores: list[EventStore] = []
+    yield stores
+    for store in stores:
+        store.close()
+
+
+def open_store(opened: list[EventStore], data: Path) -> EventStore:
+    store = EventStore(data)
+    opened.append(store)
+    return store
+
+
+def close(opened: list[EventStore], store: EventStore) -> None:
+    store.close()
+    opened.remove(store)
+
+
+def test_reopened_store_lists_exactly_what_was_stored(opened: list[EventStore], data: Path) -> None:
+    store = open_store(opened, data)
+    add_account(store, "acc_1")
+    for number in range(3):
+        add(store, prefix=f"b{number}-")
+    add(store, account="acc_1", prefix="other-")
+    before, batches = listing(store), store.batches(None, 100, 0)
+    close(opened, store)
+    again = open_store(opened, data)
+    assert listing(again) == before
+    assert again.batches(None, 100, 0) == batches
+    assert again.account_ids() == ["acc_1"]
+
+
+def test_reset_sticks_after_reopen_and_ids_are_not_reused(opened: list[EventStore], data: Path) -> None:
+    store = open_store(opened, data)
+    add(store)
+    add(store)
+    assert store.reset() == {"batches": 2, "events": 8}
+    assert listing(store) == []
+    close(opened, store)
+    again = open_store(opened, data)
+    assert listing(again) == []
+    assert add(again) == "bat_3"
+    assert listing(again)[0]["id"] == "evt_9"
+
+
+def test_ids_are_not_reused_after_a_reset_that_is_not_followed_by_a_write(opened: list[EventStore],
+                                                                          data: Path) -> None:
+    store = open_store(opened, data)
+    add(store)
+    store.reset()
+    close(opened, store)
+    again = open_store(opened, data)
+    assert add(again) == "bat_2"
+    assert listing(again)[0]["id"] == "evt_5"
+
+
+def test_account_reset_removes_only_that_account_also_after_reopen(opened: list[EventStore], data: Path) -> None:
+    store = open_store(opened, data)
+    add_account(store, "acc_1")
+    add(store, prefix="mine-")
+    add(store, account="acc_1", prefix="theirs-")
+    add(store, prefix="mine-later-")
+    kept = listing(store, "default")
+    assert store.reset("acc_1") == {"batches": 1, "events": 4}
+    assert listing(store) == kept
+    close(opened, store)
+    again = open_store(opened, data)
+    assert listing(again) == kept
+    assert listing(again, "acc_1") == []
+    assert again.account_ids() == ["acc_1"]  # the account itself stays usable
+    assert add(again, account="acc_1") == "bat_4"
+
+
+def test_second_store_on_the_same_dir_is_refused_until_the_first_closes(opened: list[EventStore],
+                                                                        data: Path) -> None:
+    first = open_store(opened, data)
+    with pytest.raises(DataDirError, match=f"{data}.*in use by another mock-masivo server"):
+        EventStore(data)
+    close(opened, first)
+    open_store(opened, data)
+
+
+def test_leftover_tmp_files_are_removed_at_open_and_live_files_win(opened: list[EventStore], data: Path) -> None:
+    store = open_store(opened, data)
+    add(store)
+    before = listing(store)
+    secret = store.secret
+    close(opened, store)
+    (data / (JOURNAL_FILE + ".tmp")).write_bytes(b"half a rewrite")
+    (data / (SECRET_FILE + ".tmp")).write_bytes(b"half a secret")
+    again = open_store(opened, data)
+    assert sorted(path.name for path in data.iterdir() if path.name.endswith(".tmp")) == []
+    assert listing(again) == before
+    assert again.secret == secret
+
+
+def test_secret_is_created_once_and_replaced_when_a_crash_left_it_empty(opened: list[EventStore], data: Path) -> None:
+    store = open_store(opened, data)
+    secret = store.secret
+    assert secret is not None and len(secret) == 64
+    assert store.secret == secret
+    (data / SECRET_FILE).write_bytes(b"")
+    fresh = store.secret
+    assert fresh is not None and len(fresh) == 64 and fresh != secret
+    assert (data / SECRET_FILE).read_bytes() == fresh
+    assert os.stat(data / SECRET_FILE).st_mode & 0o777 == 0o600
+
+
+def test_data_dir_that_is_a_file_is_refused_with_its_name(tmp_path: Path) -> None:
+    not_a_dir = tmp_path / "file"
+    not_a_dir.write_text("x")
+    with pytest.raises(DataDirError, match=f"cannot use data directory {not_a_dir}"):
+        EventStore(not_a_dir)
+
+
+def test_failed_reset_leaves_the_store_and_the_file_as_they_were(opened: list[EventStore], data: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    store = open_store(opened, data)
+    add(store)
+    before, raw = listing(store), (data / JOURNAL_FILE).read_bytes()
+    real = journal_module._write_all
+
+    def full_disk_for_the_rewrite(fd: int, chunk: bytes) -> None:
+        if os.fstat(fd).st_ino != os.stat(data / JOURNAL_FILE).st_ino:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real(fd, chunk)
+
+    monkeypatch.setattr(journal_module, "_write_all", full_disk_for_the_rewrite)
+    with pytest.raises(StorageFull):
+        store.reset()
+    assert listing(store) == before
+    assert (data / JOURNAL_FILE).read_bytes() == raw
+    assert sorted(path.name for path in data.iterdir()) == [JOURNAL_FILE, "lock"]  # no tmp left behind
+    add(store, prefix="after-")  # appends still work and go to the live file
+    monkeypatch.undo()
+    assert store.reset() == {"batches": 2, "events": 8}
+    close(opened, store)
+    assert listing(open_store(opened, data)) == []
