@@ -21,9 +21,9 @@ from array import array
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from itertools import islice
+from itertools import chain, islice, repeat
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import orjson
 from tinydb import TinyDB
@@ -171,7 +171,7 @@ class EventStore:
         encoding them again."""
         if encoded_events:
             encoded = [(customer["id"], events) for customer, events in zip(customers, encoded_events, strict=True)]
-            attributes = [[event_attributes(event) for event in customer["events"]] for customer in customers]
+            attributes = batch_attributes(customers)
         else:
             encoded, attributes = encode_customers(customers)
         with self._lock:
@@ -217,7 +217,7 @@ class EventStore:
         payload: bytes,
     ) -> list[tuple[str, str]]:
         """Index a durable batch; returns its duplicates as (pointer into the request, earlier event id)."""
-        account, row = header["account"], len(self._batches)
+        account, batch_row = header["account"], len(self._batches)
         doc = {**header, "customer_ids": [customer_id for customer_id, _ in encoded],
                "events": len(offsets), "customers": len(encoded), "line_offset": line_offset, "size": len(payload)}
         self._batch_docs.put(header["seq"], doc)
@@ -225,40 +225,53 @@ class EventStore:
         in_memory = self._journal is None
         self._lines.append(payload if in_memory else None)
         base = 0 if in_memory else line_offset + 9  # crc and space precede the payload
-        seq, offset_iter, duplicates = header["first_event"], iter(offsets), []
-        for position, ((customer_id, events), attrs) in enumerate(zip(encoded, attributes, strict=True)):
-            for number, (event, attributes_) in enumerate(zip(events, attrs, strict=True)):
-                first = self._add_row(seq, row, position, base + next(offset_iter), len(event), attributes_,
-                                      account, customer_id)
+        first_row, count = len(self._rows), len(offsets)
+        sizes = [len(events) for _, events in encoded]
+        flat = [event for customer in attributes for event in customer]
+        codes = [self._type_code(event_type) for event_type, _, _ in flat]
+        # Whole-batch array operations: per event, only what differs from event to event is touched.
+        rows = self._rows
+        rows.seq.extend(range(header["first_event"], header["first_event"] + count))
+        rows.batch.extend(repeat(batch_row, count))
+        rows.customer.extend(chain.from_iterable(repeat(position, size) for position, size in enumerate(sizes)))
+        rows.offset.extend([base + offset for offset in offsets] if base else offsets)
+        rows.length.extend([len(event) for _, events in encoded for event in events])
+        rows.type_code.extend(codes)
+        rows.purchase_hash.extend([_hash(purchase_id) for _, purchase_id, _ in flat])
+        self._index_rows(account, encoded, sizes, codes, first_row)
+        return self._detect_duplicates(account, encoded, attributes, first_row)
+
+    def _index_rows(self, account: str, encoded: list[tuple[str, list[bytes]]], sizes: list[int],
+                    codes: list[int], first_row: int) -> None:
+        self._by_account.setdefault(account, array("l")).extend(range(first_row, first_row + len(codes)))
+        row = first_row
+        for (customer_id, _), size in zip(encoded, sizes, strict=True):
+            self._by_customer.setdefault((account, customer_id), array("l")).extend(range(row, row + size))
+            row += size
+        if len(set(codes)) == 1:  # the usual batch: one event type
+            self._by_type.setdefault(codes[0], array("l")).extend(range(first_row, first_row + len(codes)))
+            return
+        for row, code in enumerate(codes, start=first_row):
+            self._by_type.setdefault(code, array("l")).append(row)
+
+    def _detect_duplicates(self, account: str, encoded: list[tuple[str, list[bytes]]],
+                           attributes: list[list[Attributes]], first_row: int) -> list[tuple[str, str]]:
+        """Fill the rows' duplicate_of; returns (pointer into the request, earlier event id) per duplicate."""
+        row, firsts, duplicates = first_row, array("q"), []
+        for position, ((customer_id, _), customer) in enumerate(zip(encoded, attributes, strict=True)):
+            for number, event in enumerate(customer):
+                first = self._first_copy(account, customer_id, event, row)
+                firsts.append(first)
                 if first:
                     duplicates.append((f"/customers/{position}/events/{number}", EVENT_PREFIX + str(first)))
-                seq += 1
+                row += 1
+        self._rows.duplicate_of.extend(firsts)
         return duplicates
 
-    def _add_row(self, seq: int, batch_row: int, position: int, offset: int, length: int,
-                 attributes: Attributes, account: str, customer_id: str) -> int:
-        """Add one event's row and index entries; returns the seq of an earlier copy, or 0."""
-        rows, row = self._rows, len(self._rows)
-        code = self._type_code(attributes.type)
-        rows.seq.append(seq)
-        rows.batch.append(batch_row)
-        rows.customer.append(position)
-        rows.offset.append(offset)
-        rows.length.append(length)
-        rows.type_code.append(code)
-        rows.purchase_hash.append(_hash(attributes.purchase_id))
-        first = self._first_copy(account, customer_id, attributes, seq)
-        rows.duplicate_of.append(first)
-        self._by_account.setdefault(account, array("l")).append(row)
-        self._by_customer.setdefault((account, customer_id), array("l")).append(row)
-        self._by_type.setdefault(code, array("l")).append(row)
-        return first
-
-    def _first_copy(self, account: str, customer_id: str, attributes: Attributes, seq: int) -> int:
+    def _first_copy(self, account: str, customer_id: str, attributes: Attributes, row: int) -> int:
         """Duplicate detection: same account, customer, type, order.purchase_id and issued_at."""
-        key = hash((account, customer_id, attributes))
-        first_row = self._first_by_key.setdefault(key, len(self._rows) - 1)
-        if first_row == len(self._rows) - 1:
+        first_row = self._first_by_key.setdefault(hash((account, customer_id, attributes)), row)
+        if first_row == row:
             return 0
         earlier = self._batches[self._rows.batch[first_row]]
         same = (earlier["account"], earlier["customer_ids"][self._rows.customer[first_row]],
@@ -456,7 +469,7 @@ class EventStore:
         if where.purchase_id is not None:
             wanted = _hash(where.purchase_id)
             checks.append(lambda row: rows.purchase_hash[row] == wanted
-                          and event_attributes(self._event_object(row)).purchase_id == where.purchase_id)
+                          and event_attributes(self._event_object(row))[1] == where.purchase_id)
         if where.status is not None:
             checks.append(lambda row: status_of(batches[rows.batch[row]]["at"]) == where.status)
         if where.duplicates is not None:
@@ -522,26 +535,26 @@ def batch_payload(header: dict[str, Any], customers: list[tuple[str, list[bytes]
     return b"".join(parts), offsets
 
 
-class Attributes(NamedTuple):
-    """What the indexes and duplicate detection need of an event."""
-
-    type: str
-    purchase_id: str | None
-    issued_at: str
+# What the indexes and duplicate detection need of an event: type, order.purchase_id, issued_at.
+# A plain tuple: this is built once per stored event, and a NamedTuple costs several times more.
+Attributes = tuple[str, str | None, str]
 
 
 def encode_customers(customers: Sequence[dict[str, Any]]) -> tuple[list[tuple[str, list[bytes]]],
                                                                      list[list[Attributes]]]:
     """Each customer's id with its events encoded for the journal, and the events' indexed attributes."""
     encoded = [(customer["id"], [orjson.dumps(event) for event in customer["events"]]) for customer in customers]
-    attributes = [[event_attributes(event) for event in customer["events"]] for customer in customers]
-    return encoded, attributes
+    return encoded, batch_attributes(customers)
+
+
+def batch_attributes(customers: Sequence[dict[str, Any]]) -> list[list[Attributes]]:
+    """Attributes of every event of validated customers (order is an object, purchase_id a string)."""
+    return [[(event["type"], event["order"].get("purchase_id"), event["issued_at"]) for event in customer["events"]]
+            for customer in customers]
 
 
 def event_attributes(event: dict[str, Any]) -> Attributes:
-    order = event.get("order")
-    purchase_id = order.get("purchase_id") if isinstance(order, dict) else None
-    return Attributes(event["type"], purchase_id if isinstance(purchase_id, str) else None, event["issued_at"])
+    return event["type"], event["order"].get("purchase_id"), event["issued_at"]
 
 
 def _public_batch(doc: dict[str, Any]) -> dict[str, Any]:
