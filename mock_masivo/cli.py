@@ -95,6 +95,7 @@ def run(settings: Settings) -> None:
         click.echo(f"Error: cannot listen on {settings.host}:{settings.port}: {exc.strerror}", err=True)
         sys.exit(2)
     _print_banner(settings, sock.getsockname()[1])
+    sys.stdout.flush()  # a supervisor reading a pipe needs the URL now, not at exit
     uvicorn.Server(uvicorn_config(app, settings)).run(sockets=[sock])
 
 

@@ -315,6 +315,8 @@ class EventStore:
         elif op == "sequence":
             self._next_batch = max(self._next_batch, record["next_batch"])
             self._next_event = max(self._next_event, record["next_event"])
+        else:  # written by a newer version, perhaps: dropping it silently would lose data
+            raise ValueError(f"unknown record type {str(op)[:32]!r}")
 
     # -- reset -----------------------------------------------------------------------------------
 

@@ -181,3 +181,15 @@ def test_failed_reset_leaves_the_store_and_the_file_as_they_were(opened: list[Ev
     assert store.reset() == {"batches": 2, "events": 8}
     close(opened, store)
     assert listing(open_store(opened, data)) == []
+
+
+def test_a_record_of_an_unknown_type_refuses_to_load_instead_of_being_dropped(tmp_path: Path) -> None:
+    from mock_masivo.journal import CorruptJournal, frame
+
+    data = tmp_path / "data"
+    EventStore(data).close()
+    with open(data / "journal.jsonl", "ab") as journal:
+        journal.write(frame(b'{"op":"from-the-future"}'))
+        journal.write(frame(b'{"op":"sequence","next_batch":1,"next_event":1}'))
+    with pytest.raises(CorruptJournal, match="unknown record type 'from-the-future'"):
+        EventStore(data)
