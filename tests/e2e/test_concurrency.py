@@ -21,7 +21,7 @@ import httpx
 import pytest
 from conftest import JSON_AUTH, MIGRATE
 from payloads import event
-from test_crash import fetch_all
+from processes import fetch_all
 
 from mock_masivo import MockMasivoServer
 from mock_masivo.store import EventFilter, EventStore

@@ -18,7 +18,7 @@ import httpx
 import pytest
 from conftest import MIGRATE, post_events, stored_count
 from payloads import body
-from test_crash import ServerProcess, fetch_all
+from processes import ServerProcess, fetch_all
 
 from mock_masivo import MockMasivoServer
 from mock_masivo import journal as journal_module
