@@ -1,4 +1,9 @@
-"""The OpenAPI 3.1 document of both APIs, built from the files in schemas/."""
+"""The OpenAPI 3.1 document of both APIs, built from the files in schemas/.
+
+Every status a route can answer on its own is listed (tests/property/test_schemathesis.py checks
+this). Not listed: 404/405 for paths and methods that are not served, and the answers a fault rule
+(POST /_mock/faults) makes a Masivo-compatible route give, which can be any status by design.
+"""
 
 from __future__ import annotations
 
@@ -10,98 +15,210 @@ from .schemafiles import load_schema
 from .settings import MASIVO_BASE_PATH
 
 ERROR = {"$ref": "#/components/schemas/Error"}
+STORED_EVENT = {"$ref": "#/components/schemas/StoredEvent"}
 BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
+STRING: dict[str, Any] = {"type": "string"}
+NULLABLE_STRING: dict[str, Any] = {"type": ["string", "null"]}
+INTEGER: dict[str, Any] = {"type": "integer"}
+NUMBER: dict[str, Any] = {"type": "number"}
+TIME: dict[str, Any] = {"type": "string", "format": "date-time"}
+MAX_OFFSET = 999_999_999  # the server reads at most 9 digits (routes/inspect.py); more is a 422
+STORAGE_FAILURES = (503, 507)  # only with a data dir: the journal refused the write
+BODY_FAILURES = (400, 408, 413, 415)  # a JSON request body that cannot be read or parsed
+TITLES = {400: "Invalid JSON", 401: "Missing or invalid credentials", 404: "Not found",
+          408: "The body did not arrive in time", 413: "Body too large", 415: "Body is not JSON",
+          422: "Invalid body or parameter", 429: "Over Masivo's rate limits (--rate-limit dev|prod)",
+          503: "Storage unavailable", 507: "Insufficient storage"}
+RATE_LIMIT_HEADERS = {name: {"schema": {"type": "string", "pattern": "^[0-9]+$"}}
+                      for name in ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")}
+PAGING = [
+    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": 1000, "default": 100}},
+    {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET, "default": 0}},
+    {"name": "account", "in": "query", "schema": STRING},
+]
 
 
 def _hoist(schema: dict[str, Any], components: dict[str, Any]) -> dict[str, Any]:
-    """Move `$defs` into components and point `#/$defs/X` references there."""
-    for name, definition in schema.pop("$defs", {}).items():
-        components[name] = definition
+    """Move `$defs` into components and point `#/$defs/X` references there (inside the definitions too)."""
     for key in ("$schema", "$id"):
         schema.pop(key, None)
     text = json.dumps(schema).replace('"#/$defs/', '"#/components/schemas/')
     hoisted: dict[str, Any] = json.loads(text)
+    for name, definition in hoisted.pop("$defs", {}).items():
+        components[name] = definition
     return hoisted
 
 
 def _errors(*statuses: int) -> dict[str, Any]:
-    titles = {400: "Invalid JSON", 401: "Missing or invalid credentials", 404: "Not found",
-              408: "The body did not arrive in time", 413: "Body too large", 415: "Body is not JSON",
-              422: "Invalid customer entry or parameter", 503: "Storage unavailable", 507: "Insufficient storage"}
-    return {str(status): {"description": titles[status], "content": {"application/json": {"schema": ERROR}}}
-            for status in statuses}
+    responses: dict[str, Any] = {str(status): _json(ERROR, TITLES[status]) for status in statuses}
+    if "401" in responses:
+        responses["401"]["headers"] = {"WWW-Authenticate": {"required": True, "schema": STRING}}
+    if "429" in responses:
+        responses["429"]["headers"] = {"Retry-After": {"required": True, "schema": {"type": "string",
+                                                                                   "pattern": "^[1-9][0-9]*$"}},
+                                       **{name: {**header, "required": True}
+                                          for name, header in RATE_LIMIT_HEADERS.items()}}
+    return responses
 
 
 def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
+def _body(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+def _object(**members: dict[str, Any]) -> dict[str, Any]:
+    """An object with these members, all required; members added later do not break clients (not closed)."""
+    return {"type": "object", "required": list(members), "properties": members}
+
+
 def _listing(item: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "object", "required": ["data", "total"],
-            "properties": {"data": {"type": "array", "items": item}, "total": {"type": "integer"}}}
+    return _object(data={"type": "array", "items": item}, total=INTEGER)
 
 
-PAGING = [
-    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": 1000, "default": 100}},
-    {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "default": 0}},
-    {"name": "account", "in": "query", "schema": {"type": "string"}},
-]
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
 
 
 def _masivo_paths() -> dict[str, Any]:
     authorize = {"get": {
         "summary": "Exchange an API key for a JWT (HS256; claims sub, iat, exp)",
         "security": [{"apiKey": []}],
-        "responses": {"200": _json({"type": "object", "required": ["data"],
-                                    "properties": {"data": {"type": "string"}}}, "The token"), **_errors(401)},
+        "responses": {"200": _json(_object(data=STRING), "The token"), **_errors(401)},
     }}
     migrate = {"post": {
         "summary": "Migrate customers' historical events",
+        "description": "Besides the schema, a batch holds at most 1000 events in all (422, rule "
+                       "max_events_per_batch), and integers must fit in 64 bits (400) so they are stored exactly. "
+                       "With --rate-limit dev|prod every answer after auth carries the X-RateLimit-* headers.",
         "security": BEARER,
-        "requestBody": {"required": True, "content": {"application/json": {
-            "schema": {"$ref": "#/components/schemas/MigrateEventsRequest"}}}},
+        "requestBody": _body(_ref("MigrateEventsRequest")),
         "responses": {
             "201": {"description": "Customer events enqueued successfully",
-                    "headers": {"X-Mock-Batch-Id": {"schema": {"type": "string"}}},
+                    "headers": {"X-Mock-Batch-Id": {"required": True, "schema": STRING}, **RATE_LIMIT_HEADERS},
                     "content": {"application/json": {"schema": {"type": "object", "maxProperties": 0}}}},
-            **_errors(400, 401, 408, 413, 415, 422, 503, 507),
+            **_errors(*BODY_FAILURES, 401, 422, 429, *STORAGE_FAILURES),
         },
+    }}
+    customer = {"get": {
+        "summary": "A customer of the token's account, from its PROCESSED events (Masivo's read-back)",
+        "security": BEARER,
+        "parameters": [{"name": "customer_id", "in": "path", "required": True, "schema": STRING}],
+        "responses": {"200": _json(_object(data=_object(customer=_ref("MasivoCustomer"))), "The customer"),
+                      **_errors(401, 404)},
     }}
     paths = {}
     for prefix in ("", MASIVO_BASE_PATH):
         paths[f"{prefix}/auth/authorize"] = authorize
         paths[f"{prefix}/customers/migrate/events"] = migrate
+        paths[f"{prefix}/customers/{{customer_id}}"] = customer
     return paths
 
 
-def _inspection_paths() -> dict[str, Any]:
-    stored = {"$ref": "#/components/schemas/StoredEvent"}
-    anything = {"type": "object"}
+def _fault_rule() -> dict[str, Any]:
+    """The body of POST /_mock/faults, as faults.parse_rule checks it."""
     return {
-        "/_mock/health": {"get": {"summary": "Liveness and event count", "responses": {"200": _json(anything, "ok")}}},
+        "type": "object",
+        "additionalProperties": False,
+        "anyOf": [{"required": ["status"]}, {"required": ["delay_ms"]}, {"required": ["drop"]}],
+        "properties": {
+            "path": STRING, "method": STRING, "account": STRING,
+            "status": {"type": "integer", "minimum": 100, "maximum": 599},
+            "body": {},
+            "delay_ms": {"type": "number", "minimum": 0, "maximum": 600_000},
+            "drop": {"enum": [True, False, "before", "after"]},
+            "times": {"type": "integer", "minimum": 1},
+            "probability": {"type": "number", "minimum": 0, "maximum": 1},
+            "seed": INTEGER,
+        },
+    }
+
+
+def _inspection_schemas() -> dict[str, Any]:
+    period = _object(number_of_purchases=INTEGER, spend_total=NUMBER, last_visit=NULLABLE_STRING)
+    nullable_integer = {"type": ["integer", "null"]}
+    return {
+        "MasivoCustomer": _object(id=STRING, metrics=_object(lifetime=period)),
+        "Health": _object(status={"const": "ok"}, version=STRING, events=INTEGER),
+        "CustomerSummary": _object(id=STRING, events=INTEGER, metrics=_object(lifetime=period)),
+        "CustomerDetail": _object(id=STRING, events={"type": "array", "items": STORED_EVENT},
+                                  metrics=_object(lifetime=period)),
+        "Batch": _object(id=STRING, account=STRING, received_at=TIME, customers=INTEGER, events=INTEGER,
+                         first_event_id=STRING),
+        "RequestEntry": _object(id=STRING, at=TIME, method=STRING, path=STRING, status=nullable_integer,
+                                account=NULLABLE_STRING, batch_id=NULLABLE_STRING,
+                                errors={"type": "array"}, warnings={"type": "array"}, duration_ms=NUMBER),
+        "Account": _object(id=STRING, api_key=STRING, token=STRING),
+        "ResetCounts": _object(batches=INTEGER, events=INTEGER, requests=INTEGER),
+        "Clock": _object(now=TIME, offset=NUMBER),
+        "FaultRuleRequest": _fault_rule(),
+        "FaultRule": _object(id=STRING, path=NULLABLE_STRING, method=NULLABLE_STRING, account=NULLABLE_STRING,
+                             status=nullable_integer, body={}, delay_ms=NUMBER,
+                             drop={"enum": [None, "before", "after"]}, times=nullable_integer,
+                             probability=NUMBER, seed=nullable_integer, fired=INTEGER),
+        "Removed": _object(removed=INTEGER),
+    }
+
+
+def _inspection_paths() -> dict[str, Any]:
+    path_id = {name: {"name": name, "in": "path", "required": True, "schema": STRING}
+               for name in ("event_id", "customer_id", "fault_id")}
+    advance = {"type": "object", "additionalProperties": False, "required": ["advance"],
+               "properties": {"advance": {"type": "number", "minimum": 0, "exclusiveMaximum": 10**10}}}
+    return {
+        "/_mock/health": {"get": {"summary": "Liveness and event count",
+                                  "responses": {"200": _json(_ref("Health"), "ok")}}},
         "/_mock/events": {"get": {
             "summary": "Stored events in receipt order",
-            "parameters": PAGING + [{"name": name, "in": "query", "schema": {"type": "string"}}
-                                    for name in ("customer_id", "type", "batch_id", "purchase_id", "status")],
-            "responses": {"200": _json(_listing(stored), "A page of events"), **_errors(422)}}},
+            "parameters": [*PAGING, *({"name": name, "in": "query", "schema": STRING}
+                                      for name in ("customer_id", "type", "batch_id", "purchase_id")),
+                           {"name": "status", "in": "query", "schema": {"enum": ["QUEUED", "PROCESSED"]}},
+                           {"name": "duplicates", "in": "query", "schema": {"type": "boolean"}}],
+            "responses": {"200": _json(_listing(STORED_EVENT), "A page of events"), **_errors(422)}}},
         "/_mock/events/{event_id}": {"get": {
-            "parameters": [{"name": "event_id", "in": "path", "required": True, "schema": {"type": "string"}}],
-            "responses": {"200": _json({"type": "object", "properties": {"data": stored}}, "The event"),
-                          **_errors(404)}}},
-        "/_mock/customers": {"get": {"parameters": PAGING,
-                                     "responses": {"200": _json(_listing(anything), "Customers"), **_errors(422)}}},
+            "parameters": [path_id["event_id"]],
+            "responses": {"200": _json(_object(data=STORED_EVENT), "The event"), **_errors(404)}}},
+        "/_mock/customers": {"get": {
+            "parameters": PAGING,
+            "responses": {"200": _json(_listing(_ref("CustomerSummary")), "Customers"), **_errors(422)}}},
         "/_mock/customers/{customer_id}": {"get": {
-            "parameters": [{"name": "customer_id", "in": "path", "required": True, "schema": {"type": "string"}},
-                           PAGING[2]],
-            "responses": {"200": _json(anything, "The customer, its events and metrics"), **_errors(404)}}},
-        "/_mock/batches": {"get": {"parameters": PAGING,
-                                   "responses": {"200": _json(_listing(anything), "Batches"), **_errors(422)}}},
+            "parameters": [path_id["customer_id"], PAGING[2]],
+            "responses": {"200": _json(_object(data=_ref("CustomerDetail")), "The customer, its events and metrics"),
+                          **_errors(404)}}},
+        "/_mock/batches": {"get": {
+            "parameters": PAGING,
+            "responses": {"200": _json(_listing(_ref("Batch")), "Accepted batches"), **_errors(422)}}},
         "/_mock/requests": {"get": {
-            "parameters": [*PAGING, {"name": "status", "in": "query", "schema": {"type": "integer"}}],
-            "responses": {"200": _json(_listing(anything), "The request journal"), **_errors(422)}}},
-        "/_mock/accounts": {"post": {"responses": {"201": _json(anything, "A new account")}}},
-        "/_mock/reset": {"post": {"parameters": [PAGING[2]],
-                                  "responses": {"200": _json(anything, "Counts removed"), **_errors(404)}}},
+            "parameters": [*PAGING, {"name": "status", "in": "query",
+                                     "schema": {"type": "integer", "minimum": 100, "maximum": 999}}],
+            "responses": {"200": _json(_listing(_ref("RequestEntry")), "The request journal"), **_errors(422)}}},
+        "/_mock/accounts": {"post": {
+            "responses": {"201": _json(_object(data=_ref("Account")), "A new account"),
+                          **_errors(*STORAGE_FAILURES)}}},
+        "/_mock/reset": {"post": {
+            "parameters": [PAGING[2]],
+            "responses": {"200": _json(_ref("ResetCounts"), "Counts removed"), **_errors(404, *STORAGE_FAILURES)}}},
+        "/_mock/clock": {
+            "get": {"summary": "The server clock", "responses": {"200": _json(_ref("Clock"), "The clock")}},
+            "post": {"summary": "Move the server clock forward (422 if it would reach year 9999)",
+                     "requestBody": _body(advance),
+                     "responses": {"200": _json(_ref("Clock"), "The clock"), **_errors(*BODY_FAILURES, 422)}}},
+        "/_mock/faults": {
+            "get": {"summary": "The active fault rules",
+                    "responses": {"200": _json(_listing(_ref("FaultRule")), "Fault rules")}},
+            "post": {"summary": "Add a fault rule for the Masivo-compatible routes",
+                     "requestBody": _body(_ref("FaultRuleRequest")),
+                     "responses": {"201": _json(_object(data=_ref("FaultRule")), "The rule"),
+                                   **_errors(*BODY_FAILURES, 422)}},
+            "delete": {"summary": "Remove every fault rule",
+                       "responses": {"200": _json(_ref("Removed"), "How many were removed")}}},
+        "/_mock/faults/{fault_id}": {"delete": {
+            "parameters": [path_id["fault_id"]],
+            "responses": {"200": _json(_ref("Removed"), "Removed"), **_errors(404)}}},
+        "/openapi.json": {"get": {"summary": "This document",
+                                  "responses": {"200": _json({"type": "object"}, "OpenAPI 3.1")}}},
     }
 
 
@@ -110,6 +227,10 @@ def build_openapi() -> dict[str, Any]:
     for name, file in (("MigrateEventsRequest", "migrate-events.request.json"), ("Error", "error.json"),
                        ("StoredEvent", "stored-event.json")):
         components[name] = _hoist(load_schema(file), components)
+    inspection = _inspection_schemas()
+    clashes = set(inspection) & set(components)
+    assert not clashes, f"component names used twice: {sorted(clashes)}"  # one would silently replace the other
+    components.update(inspection)
     return {
         "openapi": "3.1.0",
         "info": {"title": "mock-masivo", "version": __version__,

@@ -22,6 +22,7 @@ from .masivo import BODY_TIMEOUT_SECONDS, services
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
 EVENT_STATUSES = ("QUEUED", "PROCESSED")
+CLOCK_END = 253_370_764_800  # 9999-01-01T00:00:00Z: metrics need next year's start, and datetime ends at 9999
 
 
 def _int_param(request: Request, name: str, default: int, maximum: int | None = None) -> int:
@@ -146,7 +147,11 @@ async def advance_clock(request: Request) -> Response:
     if not isinstance(body, dict) or set(body) != {"advance"} or not _is_seconds(advance):
         raise ValidationFailed([Violation("/advance", "send {\"advance\": SECONDS}, a number from 0 (the clock only "
                                           "moves forward)", "type")])
-    services(request).clock.advance(float(advance))  # type: ignore[arg-type]
+    clock = services(request).clock
+    if clock.now() + float(advance) >= CLOCK_END:  # type: ignore[arg-type]
+        raise ValidationFailed([Violation("/advance", "the server clock cannot reach year 9999 (dates and calendar "
+                                          "periods around it would not be representable)", "maximum")])
+    clock.advance(float(advance))  # type: ignore[arg-type]
     return _clock_state(request)
 
 
