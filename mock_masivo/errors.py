@@ -9,6 +9,7 @@
     ├── UnsupportedMediaType    415  Content-Type is not JSON, or the body is encoded
     ├── InvalidParameter        422  a query parameter of the inspection API is wrong
     ├── ValidationFailed        422  schema or batch-rule violations, listed in `errors`
+    │   └── InvalidRequestBody  422  the same for the bodies of /_mock/clock and /_mock/faults
     ├── TooManyRequests         429  over Masivo's rate limits (Retry-After, X-RateLimit-*)
     ├── InjectedFault           any  an answer a fault rule asked for
     ├── StorageUnavailable      503  the journal cannot be written any more (restart needed)
@@ -121,6 +122,12 @@ class InjectedFault(MockError):
     def __init__(self, rule_id: str, status: int) -> None:
         super().__init__(f"fault rule {rule_id} answered {status} (POST /_mock/faults); nothing was stored")
         self.status = status
+
+
+class InvalidRequestBody(ValidationFailed):
+    """A mock-only endpoint (clock, faults) got a body it cannot use."""
+
+    title = "Invalid request body"
 
 
 class StorageUnavailable(MockError):

@@ -65,6 +65,7 @@ def parse_rule(rule_id: str, raw: Any) -> tuple[FaultRule | None, list[Violation
     """A rule from a request body, or the violations that make it unusable."""
     if not isinstance(raw, dict):
         return None, [Violation("", "a fault rule must be a JSON object", "type")]
+    raw = {name: _whole(value) if _FIELDS.get(name) is int else value for name, value in raw.items()}
     problems = [Violation(f"/{name}", "unknown member of a fault rule", "additionalProperties")
                 for name in raw if name not in _FIELDS]
     problems += [Violation(f"/{name}", f"must be {_type_name(kind)}", "type")
@@ -97,6 +98,11 @@ def _range_problems(raw: dict[str, Any]) -> list[Violation]:
     if not any(name in raw for name in ("status", "delay_ms", "drop")):
         problems.append(Violation("", "a fault rule needs at least one of status, delay_ms or drop", "required"))
     return problems
+
+
+def _whole(value: Any) -> Any:
+    """280.0 is an integer to JSON Schema, so it is one here too."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def _is(value: Any, kind: Any) -> bool:

@@ -12,7 +12,7 @@ from .. import __version__
 from ..auth import new_credential
 from ..body import read_body, require_json
 from ..clock import iso_time
-from ..errors import InvalidParameter, NotFound, ValidationFailed, Violation
+from ..errors import InvalidParameter, InvalidRequestBody, NotFound, Violation
 from ..faults import parse_rule
 from ..metrics import customer_metrics
 from ..parsing import parse_json
@@ -145,11 +145,11 @@ async def advance_clock(request: Request) -> Response:
     body = await _json_body(request)
     advance = body.get("advance") if isinstance(body, dict) else None
     if not isinstance(body, dict) or set(body) != {"advance"} or not _is_seconds(advance):
-        raise ValidationFailed([Violation("/advance", "send {\"advance\": SECONDS}, a number from 0 (the clock only "
+        raise InvalidRequestBody([Violation("/advance", "send {\"advance\": SECONDS}, a number from 0 (the clock only "
                                           "moves forward)", "type")])
     clock = services(request).clock
     if clock.now() + float(advance) >= CLOCK_END:  # type: ignore[arg-type]
-        raise ValidationFailed([Violation("/advance", "the server clock cannot reach year 9999 (dates and calendar "
+        raise InvalidRequestBody([Violation("/advance", "the server clock cannot reach year 9999 (dates and calendar "
                                           "periods around it would not be representable)", "maximum")])
     clock.advance(float(advance))  # type: ignore[arg-type]
     return _clock_state(request)
@@ -163,7 +163,7 @@ async def add_fault(request: Request) -> Response:
     faults = services(request).faults
     rule, problems = parse_rule(faults.new_id(), await _json_body(request))
     if rule is None:
-        raise ValidationFailed(problems)
+        raise InvalidRequestBody(problems)
     faults.add(rule)
     return JSONResponse({"data": rule.public()}, status_code=201)
 

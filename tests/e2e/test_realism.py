@@ -303,3 +303,15 @@ def test_duplicates_survive_a_restart(make_server: ServerFactory) -> None:
     first.stop()
     with _client(make_server()) as http:
         assert [e["duplicate_of"] is None for e in http.get("/_mock/events").json()["data"]] == [True, False]
+
+
+def test_fault_rule_numbers_may_be_written_as_whole_floats(http: httpx.Client) -> None:
+    rule = http.post("/_mock/faults", json={"status": 503.0, "times": 1.0, "seed": 3.0})
+    assert rule.status_code == 201
+    assert (rule.json()["data"]["status"], rule.json()["data"]["times"]) == (503, 1)
+    assert post_events(http, body()).status_code == 503
+
+
+def test_bad_mock_bodies_are_not_called_customer_entries(http: httpx.Client) -> None:
+    assert http.post("/_mock/faults", json={"status": 2.5}).json()["error"] == "Invalid request body"
+    assert http.post("/_mock/clock", json={"advance": -1}).json()["error"] == "Invalid request body"

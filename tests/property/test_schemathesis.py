@@ -8,8 +8,6 @@ Bounded examples and a fixed seed by default; `-m slow` runs many more.
 What the document cannot express, and so is kept out of generated positive data (see `map_body`):
 - integers beyond 64 bits anywhere in a body are refused with 400, because they could not be
   stored and read back exactly (parsing.py);
-- integer members of a fault rule written with a fraction (`280.0`) are refused (a known defect
-  of faults.parse_rule), so they are sent as `280`;
 - the clock only moves forward and stops before year 9999 (422 beyond), so a valid advance is
   valid only while earlier advances left room: generated advances are kept under a day.
 Fault rules the fuzzer adds would make later calls fail on purpose, so each is removed at once.
@@ -81,23 +79,12 @@ def load(max_examples: int, migrate_examples: int, fuzz_both_migrate_paths: bool
         body = within_64_bits(body)
         if context.operation.label == "POST /_mock/clock" and _is_valid_advance(body):
             body = {"advance": body["advance"] % DAY}  # still valid, and 25 of them never reach year 9999
-        if context.operation.label == "POST /_mock/faults" and isinstance(body, dict):
-            body = {name: int(value) if name in INTEGER_MEMBERS and _integral_float(value) else value
-                    for name, value in body.items()}
         return body
 
     return schema
 
 
 DAY = 86_400
-# JSON Schema counts 280.0 as an integer; faults.parse_rule wants 280 (reported defect: it answers 422).
-INTEGER_MEMBERS = ("status", "times", "seed")
-
-
-def _integral_float(value: Any) -> bool:
-    return isinstance(value, float) and value.is_integer()
-
-
 def _is_valid_advance(body: Any) -> bool:
     if not isinstance(body, dict) or set(body) != {"advance"}:
         return False
