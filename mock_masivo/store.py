@@ -15,6 +15,8 @@ Layout, chosen so that no write and no query touches the whole store:
 from __future__ import annotations
 
 import bisect
+import contextlib
+import gc
 import logging
 import threading
 from array import array
@@ -288,6 +290,10 @@ class EventStore:
     # -- start-up --------------------------------------------------------------------------------
 
     def _replay(self) -> None:
+        with _collector_paused():
+            self._replay_journal()
+
+    def _replay_journal(self) -> None:
         assert self._journal is not None
         count = 0
         for offset, payload in self._journal.replay():
@@ -502,6 +508,19 @@ class EventStore:
             "duplicate_of": EVENT_PREFIX + str(first) if (first := self._rows.duplicate_of[row]) else None,
             "event": self._event_object(row),
         }
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Replay allocates millions of acyclic objects; the cyclic GC would walk them again and again
+    (measured: replay time grew faster than linearly, 7.1 s at 415k events, 3.8 s without it)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 # -- the journal's batch record ------------------------------------------------------------------

@@ -67,6 +67,7 @@ async def migrate_events(request: Request) -> Response:
     if not report.ok:
         raise ValidationFailed(report.violations, report.truncated)
     batch = found.store.submit_batch(account, body["customers"], found.clock.now(), encoded_events)
+    del body, encoded_events  # the store has its bytes; free the parsed tree now, not after the fsync
     await asyncio.wrap_future(batch.durable)
     warnings += [{"path": path, "message": f"duplicate of {first}: same customer, type, order.purchase_id and "
                   "issued_at", "rule": "duplicate"} for path, first in batch.duplicates]
