@@ -47,6 +47,8 @@ def main() -> None:
               help="Masivo's migration limits: dev (1 per 5 s, 250/h), prod (1 per 5 s, 1000/h) or off (default).")
 @click.option("--processing-delay", type=float, help="Seconds accepted events stay QUEUED (default 0).")
 @click.option("--latency-ms", type=int, help="Delay added to every Masivo-route answer (default 0).")
+@click.option("--parse-workers", type=int,
+              help="Processes that parse and validate batches, to use more cores in a big dry run (default 0).")
 def serve(**given: Any) -> None:
     """Run the server until interrupted."""
     settings = _settings(given)

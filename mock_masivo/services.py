@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.types import Scope
 
 from .auth import Authenticator
+from .checking import BatchChecker
 from .clock import Clock
 from .errors import Unauthorized
 from .faults import FaultBook
@@ -16,7 +17,6 @@ from .ratelimit import RateLimiter
 from .requestlog import RequestLog
 from .settings import Settings
 from .store import DEFAULT_ACCOUNT, EventStore
-from .validation import PayloadValidator
 
 QUEUED, PROCESSED = "QUEUED", "PROCESSED"
 
@@ -26,7 +26,7 @@ class Services:
     settings: Settings
     store: EventStore
     auth: Authenticator
-    validator: PayloadValidator
+    checker: BatchChecker
     owns_store: bool
     clock: Clock = field(default_factory=Clock)
     faults: FaultBook = field(default_factory=FaultBook)
@@ -42,7 +42,7 @@ class Services:
         auth.add(DEFAULT_ACCOUNT, settings.api_keys, settings.tokens)
         for account in store.accounts():
             auth.add(account["id"], (account["api_key"],), (account["token"],))
-        return cls(settings, store, auth, PayloadValidator(strict=settings.strict), owns_store,
+        return cls(settings, store, auth, BatchChecker(settings.strict, settings.parse_workers), owns_store,
                    requests=RequestLog(settings.journal_size), limiter=RateLimiter(settings.rate_limit))
 
     def status_of(self, received_at: float) -> str:
@@ -61,5 +61,6 @@ class Services:
             return None
 
     def close(self) -> None:
+        self.checker.close()
         if self.owns_store:
             self.store.close()

@@ -49,6 +49,7 @@ class Settings:
     rate_limit: str = "off"  # off | dev | prod: Masivo's limits on migration endpoints
     processing_delay: float = 0.0  # seconds an accepted event stays QUEUED on the server clock
     latency_ms: int = 0  # added before every answer of a Masivo-compatible route
+    parse_workers: int = 0  # processes that parse and validate batches (0: in the server's own process)
 
     def __post_init__(self) -> None:
         if self.memory and self.data is not None:
@@ -56,6 +57,8 @@ class Settings:
         for name in ("token_ttl", "max_body_bytes", "journal_size"):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if not 0 <= self.parse_workers <= 64:
+            raise SettingsError(f"parse_workers must be from 0 to 64, got {self.parse_workers}")
         for name in ("processing_delay", "latency_ms"):
             if not 0 <= getattr(self, name) < 10**9:
                 raise SettingsError(f"{name} must be 0 or more, got {getattr(self, name)}")

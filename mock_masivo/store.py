@@ -165,17 +165,15 @@ class EventStore:
 
     # -- writing ---------------------------------------------------------------------------------
 
-    def submit_batch(self, account: str, customers: Sequence[dict[str, Any]], received_at: float,
-                     encoded_events: list[list[bytes]] | None = None) -> PendingBatch:
-        """Queue a validated batch, all or nothing, in receipt order.
+    def submit_batch(self, account: str, customers: Sequence[dict[str, Any]], received_at: float) -> PendingBatch:
+        """Queue a validated batch, all or nothing, in receipt order."""
+        encoded, attributes = encode_customers(customers)
+        return self.submit_encoded(account, encoded, attributes, received_at)
 
-        `encoded_events` (each customer's events as compact JSON, from parsing.parse_batch) saves
-        encoding them again."""
-        if encoded_events:
-            encoded = [(customer["id"], events) for customer, events in zip(customers, encoded_events, strict=True)]
-            attributes = batch_attributes(customers)
-        else:
-            encoded, attributes = encode_customers(customers)
+    def submit_encoded(self, account: str, encoded: list[tuple[str, list[bytes]]],
+                       attributes: list[list[Attributes]], received_at: float) -> PendingBatch:
+        """Queue a validated batch given as each customer's id with its events already encoded
+        (compact JSON, as parsing.parse_batch makes them) and their attributes (batch_attributes)."""
         with self._lock:
             batch_seq, first_event = self._next_batch, self._next_event
             self._next_batch += 1

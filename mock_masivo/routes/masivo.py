@@ -13,9 +13,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ..body import read_body, require_json
-from ..errors import NotFound, Unauthorized, ValidationFailed
+from ..errors import NotFound, Unauthorized
 from ..metrics import customer_metrics
-from ..parsing import parse_batch
 from ..services import PROCESSED, Services
 
 BODY_TIMEOUT_SECONDS = 10.0
@@ -60,14 +59,9 @@ async def migrate_events(request: Request) -> Response:
     if allowance is not None:
         note(request, headers=allowance.headers())
     require_json(request)
-    body, encoded_events = parse_batch(await read_body(request, found.settings.max_body_bytes, BODY_TIMEOUT_SECONDS))
-    report = found.validator.check(body)
-    warnings = [warning.as_dict() for warning in report.warnings]
-    note(request, warnings=warnings)
-    if not report.ok:
-        raise ValidationFailed(report.violations, report.truncated)
-    batch = found.store.submit_batch(account, body["customers"], found.clock.now(), encoded_events)
-    del body, encoded_events  # the store has its bytes; free the parsed tree now, not after the fsync
+    checked = await found.checker.check(await read_body(request, found.settings.max_body_bytes, BODY_TIMEOUT_SECONDS))
+    warnings = [warning.as_dict() for warning in checked.warnings]
+    batch = found.store.submit_encoded(account, checked.encoded, checked.attributes, found.clock.now())
     await asyncio.wrap_future(batch.durable)
     warnings += [{"path": path, "message": f"duplicate of {first}: same customer, type, order.purchase_id and "
                   "issued_at", "rule": "duplicate"} for path, first in batch.duplicates]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from conftest import AUTH, MIGRATE, post_events, stored_count
+from conftest import AUTH, MIGRATE, client_for, post_events, stored_count
 from payloads import body, masivo_example
 
 from mock_masivo import MockMasivoServer
@@ -75,3 +75,22 @@ def test_wrong_content_type_is_refused_and_nothing_stored(http: httpx.Client) ->
     assert response.json()["error"] == "Unsupported media type"
     assert stored_count(http) == 0
 
+
+
+def test_parse_workers_accept_refuse_and_store_exactly_like_the_server_itself(make_server) -> None:  # type: ignore[no-untyped-def]
+    server: MockMasivoServer = make_server(memory=True, parse_workers=2)
+    with client_for(server.url) as http:
+        example = masivo_example()
+        assert post_events(http, example).status_code == 201
+        refused = post_events(http, {"customers": [{"id": "", "events": []}]})
+        assert refused.status_code == 422
+        assert [(e["path"], e["rule"]) for e in refused.json()["errors"]] == [
+            ("/customers/0/events", "minItems"), ("/customers/0/id", "minLength")]
+        assert post_events(http, b'{"customers": [], "customers": 1}').status_code == 400
+        warned = post_events(http, {"customers": [{"id": "w", "events": [{**example["customers"][0]["events"][0],
+                                                                            "colour": "red"}]}]})
+        assert warned.status_code == 201
+        assert http.get("/_mock/requests").json()["data"][-1]["warnings"][0]["path"] == "/customers/0/events/0/colour"
+        stored = http.get("/_mock/events").json()["data"]
+        assert [e["event"] for e in stored][0] == example["customers"][0]["events"][0]
+        assert len(stored) == 2

@@ -1,0 +1,108 @@
+"""Parse and validate migrate-events bodies, in this process or in worker processes.
+
+Parsing and validating is most of the CPU an accepted event costs (benchmarks/README.md), and in
+one process it is bound to one core. With `--parse-workers N`, N worker processes do it and hand
+back only what the store keeps: each event's bytes and indexed attributes. The server's own
+process then only reads requests, indexes and journals. Workers are started with `spawn`, so they
+share no locks or threads with the server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+
+import orjson
+
+from .errors import BadRequest, StorageUnavailable, ValidationFailed, Violation
+from .parsing import parse_batch
+from .store import Attributes, batch_attributes
+from .validation import PayloadValidator
+
+
+@dataclass
+class CheckedBatch:
+    """A valid body, reduced to what the store keeps, plus the warnings to journal."""
+
+    encoded: list[tuple[str, list[bytes]]]
+    attributes: list[list[Attributes]]
+    warnings: list[Violation] = field(default_factory=list)
+
+
+@dataclass
+class Rejection:
+    """Why a body was refused, in a form that crosses a process boundary (exceptions with custom
+    constructors do not unpickle)."""
+
+    details: str = ""
+    violations: list[Violation] = field(default_factory=list)
+    truncated: bool = False
+
+    def error(self) -> BadRequest | ValidationFailed:
+        return ValidationFailed(self.violations, self.truncated) if self.violations else BadRequest(self.details)
+
+
+def check_batch(validator: PayloadValidator, raw: bytes) -> CheckedBatch | Rejection:
+    try:
+        body, events = parse_batch(raw)
+    except BadRequest as exc:
+        return Rejection(details=exc.details)
+    report = validator.check(body)
+    if not report.ok:
+        return Rejection(violations=report.violations, truncated=report.truncated)
+    customers = body["customers"]
+    if not events:
+        events = [[orjson.dumps(event) for event in customer["events"]] for customer in customers]
+    encoded = [(customer["id"], customer_events) for customer, customer_events in zip(customers, events, strict=True)]
+    return CheckedBatch(encoded, batch_attributes(customers), report.warnings)
+
+
+_worker_validator: PayloadValidator | None = None
+
+
+def _start_worker(strict: bool) -> None:
+    global _worker_validator
+    _worker_validator = PayloadValidator(strict=strict)
+
+
+def _check_in_worker(raw: bytes) -> CheckedBatch | Rejection:
+    assert _worker_validator is not None
+    return check_batch(_worker_validator, raw)
+
+
+class BatchChecker:
+    """check(raw) -> CheckedBatch, raising BadRequest or ValidationFailed; in `workers` processes if > 0."""
+
+    def __init__(self, strict: bool, workers: int = 0) -> None:
+        self._strict = strict
+        self._workers = workers
+        self._validator = PayloadValidator(strict=strict)
+        self._pool = self._new_pool() if workers else None
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(self._workers, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_start_worker, initargs=(self._strict,))
+
+    async def check(self, raw: bytes) -> CheckedBatch:
+        outcome = check_batch(self._validator, raw) if self._pool is None else await self._check_elsewhere(raw)
+        if isinstance(outcome, Rejection):
+            raise outcome.error()
+        return outcome
+
+    async def _check_elsewhere(self, raw: bytes) -> CheckedBatch | Rejection:
+        assert self._pool is not None
+        try:
+            return await asyncio.wrap_future(self._pool.submit(_check_in_worker, raw))
+        except BrokenProcessPool:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = self._new_pool()
+            raise StorageUnavailable("a parse worker process died (out of memory?); nothing was stored, "
+                                     "retry the request") from None
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
