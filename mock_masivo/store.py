@@ -391,18 +391,20 @@ class EventStore:
 
     def events(self, where: EventFilter, limit: int, offset: int, status_of: Callable[[float], str]) -> tuple[
             list[dict[str, Any]], int]:
+        """A page of stored events and the total; each `event` is an orjson.Fragment of the stored bytes,
+        spliced into the answer as it is (no parsing and re-encoding of what is only passed on)."""
         with self._lock:
             rows = self._matching_rows(where, status_of)
-            if isinstance(rows, Sequence):
-                return [self._stored_event(row, status_of) for row in rows[offset:offset + limit]], len(rows)
-            matched = list(rows)
-            return [self._stored_event(row, status_of) for row in matched[offset:offset + limit]], len(matched)
+            matched = rows if isinstance(rows, Sequence) else list(rows)
+            page = [self._stored_event(row, status_of, raw=True) for row in matched[offset:offset + limit]]
+            return page, len(matched)
 
     def event(self, event_id: str, status_of: Callable[[float], str]) -> dict[str, Any] | None:
+        """One stored event (with `event` as an orjson.Fragment), or None."""
         seq = _parse_id(event_id, EVENT_PREFIX)
         with self._lock:
             row = self._rows.row_of(seq) if seq is not None else None
-            return self._stored_event(row, status_of) if row is not None else None
+            return self._stored_event(row, status_of, raw=True) if row is not None else None
 
     def customer_events(self, customer_id: str, account: str | None,
                         status_of: Callable[[float], str]) -> list[dict[str, Any]]:
@@ -494,7 +496,7 @@ class EventStore:
         event: dict[str, Any] = orjson.loads(self._event_bytes(row))
         return event
 
-    def _stored_event(self, row: int, status_of: Callable[[float], str]) -> dict[str, Any]:
+    def _stored_event(self, row: int, status_of: Callable[[float], str], raw: bool = False) -> dict[str, Any]:
         doc = self._batches[self._rows.batch[row]]
         return {
             "id": EVENT_PREFIX + str(self._rows.seq[row]),
@@ -504,7 +506,7 @@ class EventStore:
             "received_at": doc["received_at"],
             "status": status_of(doc["at"]),
             "duplicate_of": EVENT_PREFIX + str(first) if (first := self._rows.duplicate_of[row]) else None,
-            "event": self._event_object(row),
+            "event": orjson.Fragment(self._event_bytes(row)) if raw else self._event_object(row),
         }
 
 

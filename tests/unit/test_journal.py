@@ -14,6 +14,7 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from payloads import body
 
@@ -31,7 +32,9 @@ def processed(_at: float) -> str:
 
 
 def listing(store: EventStore) -> list[dict[str, Any]]:
-    return store.events(EventFilter(), 100_000, 0, processed)[0]
+    """Every stored event as the inspection API renders it (events are orjson.Fragments until then)."""
+    rendered: list[dict[str, Any]] = orjson.loads(orjson.dumps(store.events(EventFilter(), 100_000, 0, processed)[0]))
+    return rendered
 
 
 def write_batches(data: Path, count: int = BATCHES) -> list[dict[str, Any]]:

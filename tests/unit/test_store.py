@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from payloads import body
 
@@ -22,7 +23,10 @@ def processed(_at: float) -> str:
 
 
 def listing(store: EventStore, account: str | None = None) -> list[dict[str, Any]]:
-    return store.events(EventFilter(account=account), 100_000, 0, processed)[0]
+    """Stored events as the inspection API renders them (events are orjson.Fragments until then)."""
+    page = store.events(EventFilter(account=account), 100_000, 0, processed)[0]
+    rendered: list[dict[str, Any]] = orjson.loads(orjson.dumps(page))
+    return rendered
 
 
 def add(store: EventStore, account: str = "default", customers: int = 2, events_each: int = 2,
