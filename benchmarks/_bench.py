@@ -12,6 +12,7 @@ import contextlib
 import datetime as dt
 import os
 import platform
+import shlex
 import shutil
 import signal
 import socket
@@ -105,6 +106,8 @@ def free_port() -> int:
 
 
 PRELUDE_VARIABLE = "BENCH_SERVER_PRELUDE"
+# Extra `serve` flags for every mock-masivo started, e.g. BENCH_SERVER_ARGS="--parse-workers 2".
+SERVER_ARGS_VARIABLE = "BENCH_SERVER_ARGS"
 
 
 def server_command() -> list[str]:
@@ -127,7 +130,8 @@ class ServerProcess:
         self.port = free_port()
         if argv is None:
             store = ["--memory"] if memory else ["--data", str(data)]
-            argv = [*server_command(), "serve", *store, "--port", "{port}", "--log-level", "warning", *extra]
+            argv = [*server_command(), "serve", *store, "--port", "{port}", "--log-level", "warning", *extra,
+                    *shlex.split(os.environ.get(SERVER_ARGS_VARIABLE, ""))]
         self.argv = [*wrap, *(part.replace("{port}", str(self.port)) for part in argv)]
         self.health = health
         self.url = f"http://127.0.0.1:{self.port}"
@@ -472,7 +476,7 @@ def machine() -> dict[str, Any]:
     return {"nproc": os.cpu_count(), "cpu": model, "python": platform.python_version(),
             "platform": platform.platform(), "loadavg": os.getloadavg(),
             "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "code": code_under_test(),
-            "server_prelude": os.environ.get(PRELUDE_VARIABLE)}
+            "server_prelude": os.environ.get(PRELUDE_VARIABLE), "server_args": os.environ.get(SERVER_ARGS_VARIABLE)}
 
 
 def code_under_test() -> dict[str, Any]:

@@ -22,6 +22,10 @@ from .parsing import parse_batch
 from .store import Attributes, batch_attributes
 from .validation import PayloadValidator
 
+# Below this, handing a body to a worker and back costs more than parsing it here (measured with
+# 1-event requests: 0.37 of a bare endpoint's rate in-process, 0.15 through a worker).
+WORKER_MIN_BYTES = 64 * 1024
+
 
 @dataclass
 class CheckedBatch:
@@ -87,7 +91,10 @@ class BatchChecker:
                                    initializer=_start_worker, initargs=(self._strict,))
 
     async def check(self, raw: bytes) -> CheckedBatch:
-        outcome = check_batch(self._validator, raw) if self._pool is None else await self._check_elsewhere(raw)
+        if self._pool is None or len(raw) < WORKER_MIN_BYTES:
+            outcome = check_batch(self._validator, raw)
+        else:
+            outcome = await self._check_elsewhere(raw)
         if isinstance(outcome, Rejection):
             raise outcome.error()
         return outcome
