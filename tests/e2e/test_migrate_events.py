@@ -97,3 +97,19 @@ def test_parse_workers_accept_refuse_and_store_exactly_like_the_server_itself(ma
             "/_mock/events?offset=1000").json()["data"]
         assert len(stored) == 1002
         assert stored[1000]["event"] == example["customers"][0]["events"][0]
+
+
+def test_a_dead_parse_worker_answers_503_then_the_pool_is_replaced(make_server) -> None:  # type: ignore[no-untyped-def]
+    server: MockMasivoServer = make_server(memory=True, parse_workers=1)
+    big = body(customers=1000)
+    with client_for(server.url) as http:
+        assert post_events(http, big).status_code == 201
+        pool = server.app.state.services.checker._pool
+        for process in list(pool._processes.values()):
+            process.kill()
+            process.join(10)
+        died = post_events(http, big)
+        assert died.status_code == 503
+        assert "parse worker" in died.json()["details"]
+        assert post_events(http, big).status_code == 201
+        assert stored_count(http) == 2000
