@@ -69,3 +69,33 @@ def post_events(client: httpx.Client, payload: Any, headers: dict[str, str] | No
 def stored_count(client: httpx.Client) -> int:
     count: int = client.get("/_mock/health").json()["events"]
     return count
+
+
+# -- one server per test module, for big parametrized tables ----------------------------------------
+
+@pytest.fixture(scope="module")
+def running() -> Iterator[MockMasivoServer]:
+    """A memory server shared by one module's tests; each test isolates itself with `account`."""
+    with MockMasivoServer(Settings(memory=True, port=0, log_level="warning")) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def api(running: MockMasivoServer) -> Iterator[httpx.Client]:
+    with client_for(running.url) as client:
+        yield client
+
+
+@pytest.fixture
+def account(api: httpx.Client) -> dict[str, str]:
+    """A fresh account, so a test counts what it stored apart from everything else."""
+    created: dict[str, str] = api.post("/_mock/accounts").json()["data"]
+    return created
+
+
+def stored(client: httpx.Client, account: str | None = None) -> int:
+    """Events stored (optionally for one account); the listing must answer 200 (no poison record)."""
+    listing = client.get("/_mock/events", params={"limit": "1", **({"account": account} if account else {})})
+    assert listing.status_code == 200
+    total: int = listing.json()["total"]
+    return total

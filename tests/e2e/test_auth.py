@@ -8,17 +8,16 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import jwt
 import pytest
-from conftest import MIGRATE
+from conftest import MIGRATE, stored
 from payloads import body
 
 from mock_masivo import MockMasivoServer
-from mock_masivo.settings import Settings
 
 CHALLENGE = "Bearer"
 INVALID_TOKEN = 'Bearer error="invalid_token"'
@@ -27,37 +26,10 @@ VALID_BODY = json.dumps(body()).encode()
 
 
 @pytest.fixture(scope="module")
-def running() -> Iterator[MockMasivoServer]:
-    with MockMasivoServer(Settings(memory=True, port=0, log_level="warning")) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def api(running: MockMasivoServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=running.url, timeout=30) as client:
-        yield client
-
-
-@pytest.fixture
-def account(api: httpx.Client) -> dict[str, str]:
-    """A fresh account, so accepted requests are counted apart from everything else."""
-    created: dict[str, str] = api.post("/_mock/accounts").json()["data"]
-    return created
-
-
-@pytest.fixture(scope="module")
 def secret(running: MockMasivoServer) -> bytes:
     """The server's signing secret (random per process with --memory), to mint tokens it would trust."""
     found: bytes = running.app.state.services.auth._secret
     return found
-
-
-def stored(client: httpx.Client, account: str | None = None) -> int:
-    """Events stored (optionally for one account); the listing must answer 200 (no poison record)."""
-    listing = client.get("/_mock/events", params={"limit": "1", **({"account": account} if account else {})})
-    assert listing.status_code == 200
-    total: int = listing.json()["total"]
-    return total
 
 
 def post_with(client: httpx.Client, headers: list[tuple[str, Any]], **params: str) -> httpx.Response:

@@ -7,44 +7,14 @@ batch. The total is a batch rule (`max_events_per_batch`, at `/customers`); JSON
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-from conftest import MIGRATE
+from conftest import MIGRATE, stored
 from payloads import event, with_change
 
-from mock_masivo import MockMasivoServer
-from mock_masivo.settings import Settings
-
 TOTAL_RULE = ("/customers", "max_events_per_batch")
-
-
-@pytest.fixture(scope="module")
-def running() -> Iterator[MockMasivoServer]:
-    with MockMasivoServer(Settings(memory=True, port=0, log_level="warning")) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def api(running: MockMasivoServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=running.url, timeout=30) as client:
-        yield client
-
-
-@pytest.fixture
-def account(api: httpx.Client) -> dict[str, str]:
-    created: dict[str, str] = api.post("/_mock/accounts").json()["data"]
-    return created
-
-
-def stored(client: httpx.Client, account: str | None = None) -> int:
-    """Events stored (optionally for one account); the listing must answer 200 (no poison record)."""
-    listing = client.get("/_mock/events", params={"limit": "1", **({"account": account} if account else {})})
-    assert listing.status_code == 200
-    total: int = listing.json()["total"]
-    return total
 
 
 def batch(*events_per_customer: int) -> dict[str, Any]:

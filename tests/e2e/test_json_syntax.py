@@ -7,15 +7,11 @@ What is accepted must be stored and read back exactly, so a later GET never fail
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-from conftest import MIGRATE
-
-from mock_masivo import MockMasivoServer
-from mock_masivo.settings import Settings
+from conftest import MIGRATE, stored
 
 EVENT = ('{"type":"PURCHASE","order":{"value":VALUE,"metadata":META},"fulfilled":true,'
          '"issued_at":"2023-11-07T05:31:56Z","resolved_at":"2023-11-07T05:31:56Z"}')
@@ -29,32 +25,6 @@ def payload(value: str = "10.5", meta: str = "{}", customer_id: str = '"c1"') ->
 
 VALID = payload()
 DEEP = 100_000
-
-
-@pytest.fixture(scope="module")
-def running() -> Iterator[MockMasivoServer]:
-    with MockMasivoServer(Settings(memory=True, port=0, log_level="warning")) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def api(running: MockMasivoServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=running.url, timeout=30) as client:
-        yield client
-
-
-@pytest.fixture
-def account(api: httpx.Client) -> dict[str, str]:
-    created: dict[str, str] = api.post("/_mock/accounts").json()["data"]
-    return created
-
-
-def stored(client: httpx.Client, account: str | None = None) -> int:
-    """Events stored (optionally for one account); the listing must answer 200 (no poison record)."""
-    listing = client.get("/_mock/events", params={"limit": "1", **({"account": account} if account else {})})
-    assert listing.status_code == 200
-    total: int = listing.json()["total"]
-    return total
 
 
 def post(client: httpx.Client, content: bytes, token: str = "mock-token") -> httpx.Response:

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import MIGRATE, post_events
+from conftest import MIGRATE, post_events, stored
 from payloads import REMOVE, body, with_change
 
 from mock_masivo import MockMasivoServer
@@ -25,36 +25,10 @@ WITH_PRODUCT = with_change(body(), ORDER + "/products", [{"sku": "s", "amount": 
 
 
 @pytest.fixture(scope="module")
-def running() -> Iterator[MockMasivoServer]:
-    with MockMasivoServer(Settings(memory=True, port=0, log_level="warning")) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def api(running: MockMasivoServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=running.url, timeout=30) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
 def strict_api() -> Iterator[httpx.Client]:
     with (MockMasivoServer(Settings(memory=True, port=0, log_level="warning", strict=True)) as server,
           httpx.Client(base_url=server.url, timeout=30) as client):
         yield client
-
-
-@pytest.fixture
-def account(api: httpx.Client) -> dict[str, str]:
-    created: dict[str, str] = api.post("/_mock/accounts").json()["data"]
-    return created
-
-
-def stored(client: httpx.Client, account: str | None = None) -> int:
-    """Events stored (optionally for one account); the listing must answer 200 (no poison record)."""
-    listing = client.get("/_mock/events", params={"limit": "1", **({"account": account} if account else {})})
-    assert listing.status_code == 200
-    total: int = listing.json()["total"]
-    return total
 
 
 def post(client: httpx.Client, payload: Any, token: str = "mock-token") -> httpx.Response:

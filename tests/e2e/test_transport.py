@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
-from conftest import AUTH, JSON_AUTH, MIGRATE
+from conftest import AUTH, JSON_AUTH, MIGRATE, stored
 from payloads import body
 
 from mock_masivo import MockMasivoServer, create_app
@@ -32,13 +32,6 @@ MIGRATE_PATHS = ["/customers/migrate/events", MIGRATE]
 
 
 @pytest.fixture(scope="module")
-def running() -> Iterator[MockMasivoServer]:
-    """Default settings (8 MiB body cap)."""
-    with MockMasivoServer(Settings(memory=True, port=0, log_level="warning")) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
 def small() -> Iterator[MockMasivoServer]:
     """A body cap of SMALL_CAP bytes, to test the boundary with small bodies."""
     with MockMasivoServer(Settings(memory=True, port=0, log_level="warning", max_body_bytes=SMALL_CAP)) as server:
@@ -46,29 +39,9 @@ def small() -> Iterator[MockMasivoServer]:
 
 
 @pytest.fixture(scope="module")
-def api(running: MockMasivoServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=running.url, timeout=30) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
 def small_api(small: MockMasivoServer) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=small.url, timeout=30) as client:
         yield client
-
-
-@pytest.fixture
-def account(api: httpx.Client) -> dict[str, str]:
-    created: dict[str, str] = api.post("/_mock/accounts").json()["data"]
-    return created
-
-
-def stored(client: httpx.Client, account: str | None = None) -> int:
-    """Events stored (optionally for one account); the listing must answer 200 (no poison record)."""
-    listing = client.get("/_mock/events", params={"limit": "1", **({"account": account} if account else {})})
-    assert listing.status_code == 200
-    total: int = listing.json()["total"]
-    return total
 
 
 def assert_error(response: httpx.Response, status: int, title: str) -> None:
