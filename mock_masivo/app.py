@@ -70,6 +70,7 @@ def _masivo_routes(found: Services) -> list[BaseRoute]:
     return [
         Route("/auth/authorize", masivo.authorize, methods=["GET"], middleware=wrapped),
         Route("/customers/migrate/events", masivo.migrate_events, methods=["POST"], middleware=wrapped),
+        # One path segment (no :path): GET /customers/migrate/events must stay a 405 of the route above.
         Route("/customers/{customer_id}", masivo.get_customer, methods=["GET"], middleware=wrapped),
     ]
 

@@ -6,7 +6,7 @@ import asyncio
 
 from starlette.requests import ClientDisconnect, Request
 
-from .errors import PayloadTooLarge, RequestTimeout, UnsupportedMediaType
+from .errors import BadHeader, PayloadTooLarge, RequestTimeout, UnsupportedMediaType
 
 JSON_MEDIA_TYPES = frozenset({"application/json"})
 
@@ -32,7 +32,7 @@ async def read_body(request: Request, limit: int, timeout: float) -> bytes:
     """The whole body, or 413 as soon as it is known to exceed `limit`, or 408 after `timeout`."""
     declared = request.headers.get("content-length")
     if declared is not None and not (declared.isascii() and declared.isdigit()):  # "²".isdigit() is True
-        raise PayloadTooLarge("Content-Length is not a number")
+        raise BadHeader("Content-Length is not a number")
     if declared is not None and _exceeds(declared, limit):
         raise PayloadTooLarge(_too_large(limit))
     try:

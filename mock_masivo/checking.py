@@ -100,12 +100,14 @@ class BatchChecker:
         return outcome
 
     async def _check_elsewhere(self, raw: bytes) -> CheckedBatch | Rejection:
-        assert self._pool is not None
+        pool = self._pool
+        assert pool is not None
         try:
-            return await asyncio.wrap_future(self._pool.submit(_check_in_worker, raw))
+            return await asyncio.wrap_future(pool.submit(_check_in_worker, raw))
         except BrokenProcessPool:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = self._new_pool()
+            if self._pool is pool:  # the first request to notice replaces it; the others only fail
+                pool.shutdown(wait=False, cancel_futures=True)
+                self._pool = self._new_pool()
             raise StorageUnavailable("a parse worker process died (out of memory?); nothing was stored, "
                                      "retry the request") from None
 

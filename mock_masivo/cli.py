@@ -64,7 +64,7 @@ def _settings(given: dict[str, Any]) -> Settings:
             changes.setdefault("data", None)
         if "data" in changes and changes["data"] is not None:
             changes.setdefault("memory", False)
-        return settings.replace(**{name: tuple(v) if isinstance(v, tuple) else v for name, v in changes.items()})
+        return settings.replace(**changes)
     except SettingsError as exc:
         raise click.UsageError(str(exc)) from None
 
@@ -89,7 +89,7 @@ def run(settings: Settings) -> None:
     logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s:     %(message)s")
     try:
         app = create_app(settings)
-    except (DataDirError, CorruptJournal) as exc:
+    except (DataDirError, CorruptJournal, OSError) as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(2)
     try:

@@ -121,7 +121,7 @@ class MockMasivoClient:
 
     def assert_no_rejections(self) -> None:
         """Assert that no call to a Masivo route was answered with an error (4xx or 5xx)."""
-        rejected = [entry for entry in self.requests() if entry["status"] >= 400]
+        rejected = [entry for entry in self.requests() if _rejected(entry)]
         if rejected:
             raise AssertionError(f"{len(rejected)} request(s) were rejected:\n"
                                  + "\n".join(_rejection_text(entry) for entry in rejected))
@@ -144,7 +144,7 @@ class MockMasivoClient:
         lines += [_event_text(stored) for stored in events[:SHOWN_EVENTS]]
         if len(events) > SHOWN_EVENTS:
             lines.append(f"  ... and {len(events) - SHOWN_EVENTS} more")
-        rejected = [entry for entry in self.requests() if entry["status"] >= 400]
+        rejected = [entry for entry in self.requests() if _rejected(entry)]
         if rejected:
             lines.append(f"Rejected {len(rejected)} request(s):")
             lines += [_rejection_text(entry) for entry in rejected[:SHOWN_ERRORS]]
@@ -214,3 +214,8 @@ def _rejection_text(entry: dict[str, Any]) -> str:
     if len(errors) > SHOWN_ERRORS:
         lines.append(f"      ... and {len(errors) - SHOWN_ERRORS} more error(s)")
     return "\n".join(lines)
+
+
+def _rejected(entry: dict[str, Any]) -> bool:
+    """Answered with an error, or not answered at all (a dropped connection is journaled as null)."""
+    return entry["status"] is None or entry["status"] >= 400

@@ -2,6 +2,7 @@
 
     MockError                   status, title, details
     ├── BadRequest              400  body is not valid JSON, or not an object
+    │   └── BadHeader           400  a header that cannot be read (Content-Length that is not a number)
     ├── Unauthorized            401  missing/bad API key or bearer token (WWW-Authenticate: Bearer)
     ├── NotFound                404
     ├── RequestTimeout          408  the body did not arrive in time
@@ -52,6 +53,10 @@ class MockError(Exception):
 class BadRequest(MockError):
     status = 400
     title = "Invalid JSON"
+
+
+class BadHeader(BadRequest):
+    title = "Bad request"
 
 
 class Unauthorized(MockError):

@@ -128,6 +128,10 @@ class FaultBook:
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
 
+    def __bool__(self) -> bool:
+        """Whether any rule exists: without one, requests skip fault matching entirely."""
+        return bool(self._rules)
+
     def new_id(self) -> str:
         return f"flt_{next(self._ids)}"
 

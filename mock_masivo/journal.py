@@ -176,6 +176,8 @@ class Journal:
         try:
             self._sync()
         except OSError as exc:
+            with contextlib.suppress(OSError):  # unacknowledged: it must not come back at restart
+                os.ftruncate(self._fd, start)
             raise self._break(f"fsync of {self.path} failed ({exc.strerror}); restart the server to write again") \
                 from exc
         return start

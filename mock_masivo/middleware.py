@@ -44,6 +44,9 @@ class JournalMiddleware:
 
         try:
             await self.app(scope, receive, remember_status)
+        except Exception:
+            status = status or 500  # Starlette's outermost layer answers it, past this middleware
+            raise
         finally:
             noted = facts(scope)
             self.services.requests.record({
@@ -71,11 +74,12 @@ class FaultMiddleware:
         found = self.services
         if found.settings.latency_ms:
             await asyncio.sleep(found.settings.latency_ms / 1000)
-        rule = found.faults.match(scope["path"], scope["method"], found.identify(scope)) if found.faults else None
+        account = found.identify(scope) if found.faults else None
+        rule = found.faults.match(scope["path"], scope["method"], account) if found.faults else None
         if rule is None:
             await self.app(scope, receive, send)
             return
-        scope.setdefault("state", {}).setdefault("journal", {})["fault"] = rule.id
+        scope.setdefault("state", {}).setdefault("journal", {}).update(fault=rule.id, account=account)
         await self._apply(rule, scope, receive, send)
 
     async def _apply(self, rule: FaultRule, scope: Scope, receive: Receive, send: Send) -> None:

@@ -174,6 +174,8 @@ def _marker_settings(base: Settings, marker: pytest.Mark) -> Settings:
     changes = {"port": 0, **{name: _as_field(base, name, value) for name, value in marker.kwargs.items()}}
     if changes.get("data") is not None:
         changes.setdefault("memory", False)
+    if changes.get("memory"):
+        changes.setdefault("data", None)
     try:
         return base.replace(**changes)
     except SettingsError as exc:

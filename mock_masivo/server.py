@@ -16,7 +16,6 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import uvicorn
-from uvicorn.config import LOG_LEVELS
 
 from .settings import MASIVO_BASE_PATH, Settings
 
@@ -61,9 +60,7 @@ def uvicorn_config(app: Any, settings: Settings, **overrides: Any) -> uvicorn.Co
 
 
 def check_startable(settings: Settings) -> None:
-    """Refuse settings that only fail later (inside the server thread, or in front of the public)."""
-    if settings.log_level.lower() not in LOG_LEVELS:
-        raise ServerStartError(f"log_level must be one of {', '.join(LOG_LEVELS)}, got {settings.log_level!r}")
+    """Refuse settings that would only fail in front of the public (Settings checks the rest itself)."""
     if not settings.is_loopback and settings.uses_default_credentials:
         raise ServerStartError(f"refusing to bind {settings.host} with the default credentials (mock-api-key / "
                                "mock-token); set api_keys and tokens of your own")

@@ -28,22 +28,27 @@ class Services:
     auth: Authenticator
     checker: BatchChecker
     owns_store: bool
+    requests: RequestLog
+    limiter: RateLimiter
     clock: Clock = field(default_factory=Clock)
     faults: FaultBook = field(default_factory=FaultBook)
-    requests: RequestLog = field(default_factory=lambda: RequestLog(10_000))
-    limiter: RateLimiter = field(default_factory=lambda: RateLimiter("off"))
 
     @classmethod
     def build(cls, settings: Settings, store: EventStore | None = None) -> Services:
         owns_store = store is None
         if store is None:
             store = EventStore(settings.data_dir, fsync=settings.fsync)
-        auth = Authenticator(store.secret or secrets.token_bytes(32), settings.token_ttl)
+        try:
+            auth = Authenticator(store.secret or secrets.token_bytes(32), settings.token_ttl)
+        except BaseException:
+            if owns_store:  # release the data dir's lock and the journal thread
+                store.close()
+            raise
         auth.add(DEFAULT_ACCOUNT, settings.api_keys, settings.tokens)
         for account in store.accounts():
             auth.add(account["id"], (account["api_key"],), (account["token"],))
         return cls(settings, store, auth, BatchChecker(settings.strict, settings.parse_workers), owns_store,
-                   requests=RequestLog(settings.journal_size), limiter=RateLimiter(settings.rate_limit))
+                   RequestLog(settings.journal_size), RateLimiter(settings.rate_limit))
 
     def status_of(self, received_at: float) -> str:
         """QUEUED until --processing-delay seconds after receipt on the server clock, then PROCESSED."""

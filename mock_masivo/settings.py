@@ -19,6 +19,7 @@ ENV_PREFIX = "MOCK_MASIVO_"
 MASIVO_BASE_PATH = "/api/storefront/v1"
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 RATE_LIMIT_MODES = ("off", "dev", "prod")
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 
 # Variables are named after the CLI flags: --api-key is MOCK_MASIVO_API_KEY.
 _FLAG_NAMES = {"api_keys": "api_key", "tokens": "token"}
@@ -62,6 +63,8 @@ class Settings:
         for name in ("processing_delay", "latency_ms"):
             if not 0 <= getattr(self, name) < 10**9:
                 raise SettingsError(f"{name} must be 0 or more, got {getattr(self, name)}")
+        if self.log_level.lower() not in LOG_LEVELS:
+            raise SettingsError(f"log_level must be one of {', '.join(LOG_LEVELS)}, got {self.log_level!r}")
         if self.rate_limit not in RATE_LIMIT_MODES:
             raise SettingsError(f"rate_limit must be one of {', '.join(RATE_LIMIT_MODES)}, got {self.rate_limit!r}")
         if not 0 <= self.port <= 65535:

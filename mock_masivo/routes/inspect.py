@@ -177,8 +177,10 @@ async def add_fault(request: Request) -> Response:
 
 
 async def list_faults(request: Request) -> Response:
-    rules = [rule.public() for rule in services(request).faults.rules()]
-    return _listing(rules, len(rules))
+    account = request.query_params.get("account")
+    rules = [rule.public() for rule in services(request).faults.rules() if account in (None, rule.account)]
+    limit, offset = _page(request)
+    return _listing(rules[offset:offset + limit], len(rules))
 
 
 async def delete_faults(request: Request) -> Response:

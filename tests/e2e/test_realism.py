@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -10,7 +11,7 @@ import pytest
 from conftest import JSON_AUTH, client_for, post_events, stored_count
 from payloads import body, event
 
-from mock_masivo import MockMasivoServer
+from mock_masivo import MockMasivoServer, Settings, create_app
 
 ServerFactory = Callable[..., MockMasivoServer]
 
@@ -315,3 +316,38 @@ def test_fault_rule_numbers_may_be_written_as_whole_floats(http: httpx.Client) -
 def test_bad_mock_bodies_are_not_called_customer_entries(http: httpx.Client) -> None:
     assert http.post("/_mock/faults", json={"status": 2.5}).json()["error"] == "Invalid request body"
     assert http.post("/_mock/clock", json={"advance": -1}).json()["error"] == "Invalid request body"
+
+
+def test_answers_of_fault_rules_are_journaled_under_the_account_they_hit(http: httpx.Client) -> None:
+    other = http.post("/_mock/accounts").json()["data"]
+    http.post("/_mock/faults", json={"account": other["id"], "status": 503})
+    http.post("/_mock/faults", json={"status": 502, "account": "nobody"})
+    auth = {"Authorization": f"Bearer {other['token']}", "Content-Type": "application/json"}
+    assert post_events(http, body(), auth).status_code == 503
+    [entry] = http.get("/_mock/requests", params={"account": other["id"]}).json()["data"]
+    assert (entry["status"], entry["account"]) == (503, other["id"])
+    assert [rule["status"] for rule in http.get("/_mock/faults", params={"account": other["id"]}).json()["data"]] == [
+        503]
+    assert http.get("/_mock/faults", params={"limit": 1, "offset": 1}).json() == {
+        "data": [http.get("/_mock/faults").json()["data"][1]], "total": 2}
+
+
+def test_an_unexpected_server_error_is_journaled_as_500(monkeypatch: pytest.MonkeyPatch) -> None:
+    app = create_app(Settings(memory=True))
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("a bug")
+
+    async def post_then_read_journal() -> tuple[int, list[dict[str, Any]]]:
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://mock") as client:
+            status = (await client.post("/customers/migrate/events", json=body(), headers=JSON_AUTH)).status_code
+            return status, (await client.get("/_mock/requests")).json()["data"]
+
+    monkeypatch.setattr(app.state.services.store, "submit_encoded", broken)
+    try:
+        status, journal = asyncio.run(post_then_read_journal())
+    finally:
+        app.state.services.close()
+    assert status == 500
+    assert [entry["status"] for entry in journal] == [500]

@@ -242,3 +242,12 @@ def test_client_moves_the_clock_and_manages_faults_scoped_to_its_account() -> No
             assert [remaining["status"] for remaining in admin.faults()] == [502]
             assert admin.clear_faults() == 1
             assert admin.faults() == []
+
+
+def test_a_dropped_connection_counts_as_a_rejection_in_the_client() -> None:
+    with MockMasivoServer() as server, MockMasivoClient(server.url) as client:
+        client.add_fault(drop="after", times=1)
+        with pytest.raises(httpx.TransportError):
+            post_events(httpx.Client(base_url=server.url), body())
+        with pytest.raises(AssertionError, match="1 request"):
+            client.assert_no_rejections()

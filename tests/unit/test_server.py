@@ -14,7 +14,7 @@ from payloads import body
 
 from mock_masivo import MockMasivoServer
 from mock_masivo.server import ServerStartError
-from mock_masivo.settings import Settings
+from mock_masivo.settings import Settings, SettingsError
 
 
 def quiet(**changes: object) -> Settings:
@@ -128,9 +128,9 @@ def test_settings_of_the_wrong_type_are_refused() -> None:
         MockMasivoServer({"strict": True})  # type: ignore[arg-type]
 
 
-def test_unknown_log_level_is_refused_before_binding() -> None:
-    with pytest.raises(ServerStartError, match="log_level must be one of critical, error, warning, info, debug"):
-        MockMasivoServer(quiet(log_level="loud")).start()
+def test_unknown_log_level_is_refused_before_anything_starts() -> None:
+    with pytest.raises(SettingsError, match="log_level must be one of critical, error, warning, info, debug"):
+        quiet(log_level="loud")
 
 
 def test_public_host_with_default_credentials_is_refused() -> None:
