@@ -20,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -266,8 +266,14 @@ def run_load(url: str, next_body: Callable[[], bytes], *, events_per_body: int, 
              max_seconds: float, concurrency: int = CONCURRENCY, path: str = MIGRATE,
              expect: int = 201, server: ServerProcess | None = None) -> Load:
     """POST bodies from `next_body` with `concurrency` clients until `max_requests` or `max_seconds`."""
+    return _with_server_cpu(server, _load(url, next_body, events_per_body, max_requests, max_seconds, concurrency,
+                                          path, expect))
+
+
+def _with_server_cpu(server: ServerProcess | None, load: Coroutine[Any, Any, Load]) -> Load:
+    """Run a load and add the server's CPU seconds (user + system) spent while it ran."""
     cpu_before = proc_cpu_split(server.pid) if server is not None else None
-    result = asyncio.run(_load(url, next_body, events_per_body, max_requests, max_seconds, concurrency, path, expect))
+    result = asyncio.run(load)
     if server is not None and cpu_before is not None:
         user, system = proc_cpu_split(server.pid)
         result.server_cpu = user + system - sum(cpu_before)
@@ -307,14 +313,8 @@ def run_raw_load(url: str, next_body: Callable[[], bytes], *, events_per_body: i
                  max_seconds: float, concurrency: int = CONCURRENCY, path: str = MIGRATE, expect: int = 201,
                  server: ServerProcess | None = None) -> Load:
     """Like run_load, with a minimal keep-alive HTTP/1.1 client on asyncio streams (a fraction of httpx's CPU)."""
-    cpu_before = proc_cpu_split(server.pid) if server is not None else None
-    result = asyncio.run(_raw_load(url, next_body, events_per_body, max_requests, max_seconds, concurrency, path,
-                                   expect))
-    if server is not None and cpu_before is not None:
-        user, system = proc_cpu_split(server.pid)
-        result.server_cpu = user + system - sum(cpu_before)
-        result.server_system_cpu = system - cpu_before[1]
-    return result
+    return _with_server_cpu(server, _raw_load(url, next_body, events_per_body, max_requests, max_seconds,
+                                              concurrency, path, expect))
 
 
 async def _raw_load(url: str, next_body: Callable[[], bytes], events_per_body: int, max_requests: int,

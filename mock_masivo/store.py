@@ -110,7 +110,6 @@ class PendingBatch:
     """A batch handed to the journal; `durable` resolves once it is on disk and visible."""
 
     id: str
-    events: int
     durable: Future[int]
     # (JSON Pointer of the event in the request, id of the earlier copy), filled when durable
     duplicates: list[tuple[str, str]] = field(default_factory=list)
@@ -187,7 +186,7 @@ class EventStore:
                     duplicates.extend(self._index_batch(header, encoded, attributes, offsets, line_offset, payload))
 
             durable = self._write(payload, apply)
-            return PendingBatch(BATCH_PREFIX + str(batch_seq), len(offsets), durable, duplicates)
+            return PendingBatch(BATCH_PREFIX + str(batch_seq), durable, duplicates)
 
     def submit_account(self, account_id: str, api_key: str, token: str, created_at: float) -> Future[int]:
         record = {"op": "account", "id": account_id, "api_key": api_key, "token": token, "created_at": created_at}
@@ -219,7 +218,7 @@ class EventStore:
         """Index a durable batch; returns its duplicates as (pointer into the request, earlier event id)."""
         account, batch_row = header["account"], len(self._batches)
         doc = {**header, "customer_ids": [customer_id for customer_id, _ in encoded],
-               "events": len(offsets), "customers": len(encoded), "line_offset": line_offset, "size": len(payload)}
+               "events": len(offsets), "line_offset": line_offset, "size": len(payload)}
         self._batch_docs.put(header["seq"], doc)
         self._batches.append(doc)
         in_memory = self._journal is None
@@ -383,11 +382,9 @@ class EventStore:
         with self._lock:
             return [dict(doc) for doc in self._accounts.all()]
 
-    def count_events(self, account: str | None = None) -> int:
+    def count_events(self) -> int:
         with self._lock:
-            if account is None:
-                return len(self._rows)
-            return len(self._by_account.get(account, ()))
+            return len(self._rows)
 
     def events(self, where: EventFilter, limit: int, offset: int, status_of: Callable[[float], str]) -> tuple[
             list[dict[str, Any]], int]:
@@ -580,7 +577,7 @@ def event_attributes(event: dict[str, Any]) -> Attributes:
 
 def _public_batch(doc: dict[str, Any]) -> dict[str, Any]:
     return {"id": BATCH_PREFIX + str(doc["seq"]), "account": doc["account"], "received_at": doc["received_at"],
-            "customers": doc["customers"], "events": doc["events"],
+            "customers": len(doc["customer_ids"]), "events": doc["events"],
             "first_event_id": EVENT_PREFIX + str(doc["first_event"])}
 
 
