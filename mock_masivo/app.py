@@ -11,7 +11,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import BaseRoute, Mount, Route, Router
 from starlette.types import Receive, Scope, Send
 
 from .errors import MockError, ValidationFailed
@@ -54,12 +54,15 @@ def create_app(settings: Settings | None = None, store: EventStore | None = None
 
     routes: list[BaseRoute] = [
         *_masivo_routes(found),
-        Mount(MASIVO_BASE_PATH, routes=_masivo_routes(found)),
+        Mount(MASIVO_BASE_PATH, app=Router(_masivo_routes(found), redirect_slashes=False)),
         Route("/openapi.json", openapi_json, methods=["GET"]),
         *_inspection_routes(),
     ]
     app = MockMasivoApp(routes=routes, lifespan=lifespan, exception_handlers={
         MockError: _mock_error, HTTPException: _http_error, Exception: _unexpected_error})
+    # A trailing slash is a 404 like any unknown path: a redirect would not carry a POST's body, and an
+    # id ending in an encoded "/" would be redirected to another id.
+    app.router.redirect_slashes = False
     app.state.services = found
     return app
 
