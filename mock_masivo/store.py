@@ -14,6 +14,7 @@ Layout, chosen so that no write and no query touches the whole store:
 
 from __future__ import annotations
 
+import asyncio
 import bisect
 import contextlib
 import gc
@@ -25,7 +26,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from itertools import chain, islice, repeat
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from tinydb import TinyDB
@@ -40,6 +41,7 @@ log = logging.getLogger("mock_masivo")
 
 DEFAULT_ACCOUNT = "default"
 EVENT_PREFIX = "evt_"
+W = TypeVar("W", Future[int], "asyncio.Future[int]")  # what a write hands back: a thread's or a loop's future
 BATCH_PREFIX = "bat_"
 
 
@@ -103,6 +105,14 @@ class EventFilter:
     purchase_id: str | None = None
     status: str | None = None
     duplicates: bool | None = None
+
+
+@dataclass(frozen=True)
+class StoredBatch:
+    """A durable, visible batch: its id and its duplicates as (JSON Pointer in the request, earlier event id)."""
+
+    id: str
+    duplicates: list[tuple[str, str]]
 
 
 @dataclass(frozen=True)
@@ -173,6 +183,21 @@ class EventStore:
                        attributes: list[list[Attributes]], received_at: float) -> PendingBatch:
         """Queue a validated batch given as each customer's id with its events already encoded
         (compact JSON, as parsing.parse_batch makes them) and their attributes (batch_attributes)."""
+        batch_id, durable, duplicates = self._queue_batch(account, encoded, attributes, received_at, self._write)
+        return PendingBatch(batch_id, durable, duplicates)
+
+    async def store_encoded(self, account: str, encoded: list[tuple[str, list[bytes]]],
+                            attributes: list[list[Attributes]], received_at: float) -> StoredBatch:
+        """`submit_encoded` for the event loop: returns once the batch is durable and visible."""
+        batch_id, durable, duplicates = self._queue_batch(account, encoded, attributes, received_at,
+                                                          self._write_async)
+        await durable
+        return StoredBatch(batch_id, duplicates)
+
+    def _queue_batch(self, account: str, encoded: list[tuple[str, list[bytes]]], attributes: list[list[Attributes]],
+                     received_at: float, write: Callable[[bytes, Callable[[int], None]], W]) -> tuple[
+                         str, W, list[tuple[str, str]]]:
+        """Number the batch and hand it to `write`, all or nothing, in receipt order."""
         with self._lock:
             batch_seq, first_event = self._next_batch, self._next_event
             self._next_batch += 1
@@ -185,8 +210,7 @@ class EventStore:
                 with self._lock:
                     duplicates.extend(self._index_batch(header, encoded, attributes, offsets, line_offset, payload))
 
-            durable = self._write(payload, apply)
-            return PendingBatch(BATCH_PREFIX + str(batch_seq), durable, duplicates)
+            return BATCH_PREFIX + str(batch_seq), write(payload, apply), duplicates
 
     def submit_account(self, account_id: str, api_key: str, token: str, created_at: float) -> Future[int]:
         record = {"op": "account", "id": account_id, "api_key": api_key, "token": token, "created_at": created_at}
@@ -202,6 +226,14 @@ class EventStore:
         if self._journal is not None:
             return self._journal.submit(payload, apply)
         future: Future[int] = Future()
+        apply(0)
+        future.set_result(0)
+        return future
+
+    def _write_async(self, payload: bytes, apply: Callable[[int], None]) -> asyncio.Future[int]:
+        if self._journal is not None:
+            return self._journal.submit_async(payload, apply)
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         apply(0)
         future.set_result(0)
         return future
