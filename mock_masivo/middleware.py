@@ -1,16 +1,20 @@
-"""Route middleware for Masivo-compatible routes: the request journal, latency and fault injection."""
+"""The middleware of every Masivo-compatible route: latency, fault rules, the request journal, 500s.
+
+One layer, not one per concern: the migrate route is the hot path of a dry run, and every layer of
+its coroutine chain costs again each time the request resumes (after reading the body, after the
+fsync).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .clock import iso_time
-from .errors import InjectedFault
+from .requestlog import facts
+from .responses import fault_response, internal_error_response
 
 if TYPE_CHECKING:
     from .faults import FaultRule
@@ -19,14 +23,10 @@ if TYPE_CHECKING:
 RAW_SEND = "mock_masivo.raw_send"
 
 
-def facts(scope: Scope) -> dict[str, Any]:
-    """What handlers noted about this request (account, batch id, errors, warnings, headers)."""
-    found: dict[str, Any] = scope.get("state", {}).get("journal", {})
-    return found
-
-
-class JournalMiddleware:
-    """Records every call in the request journal, whatever its outcome (a dropped one has status null)."""
+class MasivoMiddleware:
+    """Applies --latency-ms and the first matching fault rule, answers an unexpected error with a JSON
+    500 (then re-raises it, as Starlette does, for the server's log), and records every call in the
+    request journal, whatever its outcome (a dropped one has status null)."""
 
     def __init__(self, app: ASGIApp, services: Services) -> None:
         self.app = app
@@ -43,43 +43,28 @@ class JournalMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, remember_status)
-        except Exception:
-            status = status or 500  # Starlette's outermost layer answers it, past this middleware
+            await self._call(scope, receive, remember_status)
+        except Exception as exc:
+            if not status:
+                await internal_error_response(exc)(scope, receive, remember_status)
             raise
         finally:
-            noted = facts(scope)
-            self.services.requests.record({
-                "at": iso_time(self.services.clock.now()),
-                "method": scope["method"],
-                "path": scope["path"],
-                "status": status or None,
-                "account": noted.get("account"),
-                "batch_id": noted.get("batch_id"),
-                "errors": noted.get("errors", []),
-                "warnings": noted.get("warnings", []),
-                "fault": noted.get("fault"),
-                "duration_ms": round((time.perf_counter() - started) * 1000, 3),
-            })
+            self._record(scope, status, started)
 
-
-class FaultMiddleware:
-    """Applies --latency-ms and the first matching fault rule before the route runs."""
-
-    def __init__(self, app: ASGIApp, services: Services) -> None:
-        self.app = app
-        self.services = services
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _call(self, scope: Scope, receive: Receive, send: Send) -> None:
         found = self.services
         if found.settings.latency_ms:
             await asyncio.sleep(found.settings.latency_ms / 1000)
-        account = found.identify(scope) if found.faults else None
-        rule = found.faults.match(scope["path"], scope["method"], account) if found.faults else None
+        if not found.faults:
+            await self.app(scope, receive, send)
+            return
+        account = found.identify(scope)
+        rule = found.faults.match(scope["path"], scope["method"], account)
         if rule is None:
             await self.app(scope, receive, send)
             return
-        scope.setdefault("state", {}).setdefault("journal", {}).update(fault=rule.id, account=account)
+        noted = facts(scope)
+        noted.fault, noted.account = rule.id, account
         await self._apply(rule, scope, receive, send)
 
     async def _apply(self, rule: FaultRule, scope: Scope, receive: Receive, send: Send) -> None:
@@ -88,19 +73,17 @@ class FaultMiddleware:
         if rule.drop == "before":
             drop_connection(scope)
         elif rule.status is not None:
-            await _fault_response(rule)(scope, receive, send)
+            await fault_response(rule)(scope, receive, send)
         elif rule.drop == "after":
             await self.app(scope, receive, _discard)
             drop_connection(scope)
         else:
             await self.app(scope, receive, send)
 
-
-def _fault_response(rule: FaultRule) -> JSONResponse:
-    assert rule.status is not None
-    fault = InjectedFault(rule.id, rule.status)
-    body = rule.body if rule.body is not None else fault.body()
-    return JSONResponse(body, status_code=rule.status, headers={"X-Mock-Fault": rule.id})
+    def _record(self, scope: Scope, status: int, started: float) -> None:
+        duration_ms = round((time.perf_counter() - started) * 1000, 3)
+        self.services.requests.record(self.services.clock.now(), scope["method"], scope["path"], status or None,
+                                      facts(scope), duration_ms)
 
 
 async def _discard(message: Message) -> None:

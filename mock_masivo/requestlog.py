@@ -1,33 +1,82 @@
-"""The request journal: every call to a Masivo-compatible route, kept in memory (newest N)."""
+"""The request journal: every call to a Masivo-compatible route, kept in memory (newest N), and the
+facts each call's handlers note for its entry."""
 
 from __future__ import annotations
 
 import itertools
 import threading
 from collections import deque
+from dataclasses import dataclass, field
 from typing import Any
+
+from starlette.types import Scope
+
+from .clock import iso_time
+
+FACTS = "mock_masivo.facts"
+
+
+@dataclass(slots=True)
+class CallFacts:
+    """What handlers note about one call: for its request journal entry and its answer's headers."""
+
+    account: str | None = None
+    batch_id: str | None = None
+    errors: list[dict[str, str]] = field(default_factory=list)
+    warnings: list[dict[str, str]] = field(default_factory=list)
+    fault: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)  # X-RateLimit-*, for every answer
+
+
+def facts(scope: Scope) -> CallFacts:
+    """This call's facts, noted by the handlers and middleware that ran so far."""
+    state = scope.setdefault("state", {})
+    found: CallFacts | None = state.get(FACTS)
+    if found is None:
+        found = state[FACTS] = CallFacts()
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One journaled call, kept as recorded and turned into its JSON form only when listed."""
+
+    number: int
+    at: float
+    method: str
+    path: str
+    status: int | None
+    facts: CallFacts
+    duration_ms: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": f"req_{self.number}", "at": iso_time(self.at), "method": self.method, "path": self.path,
+                "status": self.status, "account": self.facts.account, "batch_id": self.facts.batch_id,
+                "errors": self.facts.errors, "warnings": self.facts.warnings, "fault": self.facts.fault,
+                "duration_ms": self.duration_ms}
 
 
 class RequestLog:
     def __init__(self, size: int) -> None:
-        self._entries: deque[dict[str, Any]] = deque(maxlen=size)
-        self._ids = itertools.count(1)
+        self._calls: deque[Call] = deque(maxlen=size)
+        self._numbers = itertools.count(1)
         self._lock = threading.Lock()
 
-    def record(self, entry: dict[str, Any]) -> None:
+    def record(self, at: float, method: str, path: str, status: int | None, noted: CallFacts,
+               duration_ms: float) -> None:
         with self._lock:
-            self._entries.append({"id": f"req_{next(self._ids)}", **entry})
+            self._calls.append(Call(next(self._numbers), at, method, path, status, noted, duration_ms))
 
-    def entries(self, account: str | None = None, status: int | None = None) -> list[dict[str, Any]]:
-        """Matching entries, oldest first."""
+    def calls(self, account: str | None = None, status: int | None = None) -> list[Call]:
+        """Matching calls, oldest first."""
         with self._lock:
-            return [entry for entry in self._entries
-                    if account in (None, entry["account"]) and status in (None, entry["status"])]
+            return [call for call in self._calls
+                    if account in (None, call.facts.account) and status in (None, call.status)]
 
     def clear(self, account: str | None = None) -> int:
         with self._lock:
-            kept = [entry for entry in self._entries if account not in (None, entry["account"])]
-            removed = len(self._entries) - len(kept)
-            self._entries.clear()
-            self._entries.extend(kept)
+            kept = [call for call in self._calls if account not in (None, call.facts.account)]
+            removed = len(self._calls) - len(kept)
+            self._calls.clear()
+            self._calls.extend(kept)
             return removed

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -17,6 +16,7 @@ from ..errors import InvalidParameter, InvalidRequestBody, NotFound, Violation
 from ..faults import parse_rule
 from ..metrics import customer_metrics
 from ..parsing import parse_json
+from ..responses import FastJSONResponse
 from ..store import DEFAULT_ACCOUNT, EventFilter
 from .masivo import BODY_TIMEOUT_SECONDS, services
 
@@ -40,13 +40,6 @@ def _int_param(request: Request, name: str, default: int, maximum: int | None = 
 
 def _page(request: Request) -> tuple[int, int]:
     return _int_param(request, "limit", DEFAULT_LIMIT, MAX_LIMIT), _int_param(request, "offset", 0)
-
-
-class FastJSONResponse(JSONResponse):
-    """Rendered by orjson, which also splices stored events (orjson.Fragment) in without re-encoding."""
-
-    def render(self, content: Any) -> bytes:
-        return orjson.dumps(content)
 
 
 def _listing(data: list[Any], total: int) -> Response:
@@ -110,10 +103,9 @@ async def list_requests(request: Request) -> Response:
     status = request.query_params.get("status")
     if status is not None and not (status.isascii() and status.isdigit() and len(status) == 3):
         raise InvalidParameter(f"query parameter 'status' must be an HTTP status code, got {status[:32]!r}")
-    entries = services(request).requests.entries(request.query_params.get("account"),
-                                                 int(status) if status else None)
+    calls = services(request).requests.calls(request.query_params.get("account"), int(status) if status else None)
     limit, offset = _page(request)
-    return _listing(entries[offset:offset + limit], len(entries))
+    return _listing([call.as_dict() for call in calls[offset:offset + limit]], len(calls))
 
 
 async def create_account(request: Request) -> Response:
@@ -135,8 +127,9 @@ async def reset(request: Request) -> Response:
 
 
 async def _json_body(request: Request) -> Any:
-    require_json(request)
-    value, _ = parse_json(await read_body(request, services(request).settings.max_body_bytes, BODY_TIMEOUT_SECONDS))
+    require_json(request.headers)
+    limit = services(request).settings.max_body_bytes
+    value, _ = parse_json(await read_body(request.headers, request.receive, limit, BODY_TIMEOUT_SECONDS))
     return value
 
 

@@ -335,7 +335,7 @@ def test_answers_of_fault_rules_are_journaled_under_the_account_they_hit(http: h
 def test_an_unexpected_server_error_is_journaled_as_500(monkeypatch: pytest.MonkeyPatch) -> None:
     app = create_app(Settings(memory=True))
 
-    def broken(*args: object) -> None:
+    async def broken(*args: object) -> None:
         raise RuntimeError("a bug")
 
     async def post_then_read_journal() -> tuple[int, list[dict[str, Any]]]:
@@ -344,7 +344,7 @@ def test_an_unexpected_server_error_is_journaled_as_500(monkeypatch: pytest.Monk
             status = (await client.post("/customers/migrate/events", json=body(), headers=JSON_AUTH)).status_code
             return status, (await client.get("/_mock/requests")).json()["data"]
 
-    monkeypatch.setattr(app.state.services.store, "submit_encoded", broken)
+    monkeypatch.setattr(app.state.services.store, "store_encoded", broken)
     try:
         status, journal = asyncio.run(post_then_read_journal())
     finally:

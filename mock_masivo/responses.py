@@ -1,0 +1,52 @@
+"""Answers: orjson-rendered JSON, the JSON body of every error, and a raw JSON send for plain ASGI."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from starlette.responses import JSONResponse
+from starlette.types import Scope, Send
+
+from .errors import InjectedFault, MockError, ValidationFailed
+from .requestlog import facts
+
+if TYPE_CHECKING:
+    from .faults import FaultRule
+
+
+class FastJSONResponse(JSONResponse):
+    """Rendered by orjson, which also splices stored events (orjson.Fragment) in without re-encoding."""
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
+def error_response(scope: Scope, exc: MockError) -> JSONResponse:
+    """The answer to a MockError; its errors go to the request journal, noted headers to the answer."""
+    noted = facts(scope)
+    if isinstance(exc, ValidationFailed):
+        noted.errors = [violation.as_dict() for violation in exc.violations]
+    else:
+        noted.errors = [{"path": "", "message": exc.details, "rule": exc.title}]
+    return JSONResponse(exc.body(), status_code=exc.status, headers={**noted.headers, **exc.headers})
+
+
+def fault_response(rule: FaultRule) -> JSONResponse:
+    """The answer a fault rule with a status asks for: its own body, or the standard error body."""
+    assert rule.status is not None
+    body = rule.body if rule.body is not None else InjectedFault(rule.id, rule.status).body()
+    return JSONResponse(body, status_code=rule.status, headers={"X-Mock-Fault": rule.id})
+
+
+def internal_error_response(exc: Exception) -> JSONResponse:
+    return JSONResponse({"error": "Internal error", "details": f"{type(exc).__name__}; see the server log"},
+                        status_code=500)
+
+
+async def send_json(send: Send, status: int, body: bytes, headers: dict[str, str]) -> None:
+    """Send a JSON answer with the same headers, in the same order, as a Starlette JSONResponse would."""
+    raw = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()]
+    raw += [(b"content-length", b"%d" % len(body)), (b"content-type", b"application/json")]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
