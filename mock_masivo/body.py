@@ -6,6 +6,8 @@ Plain ASGI (headers and `receive`), so the migrate endpoint can use it without a
 from __future__ import annotations
 
 import asyncio
+import weakref
+from typing import Any
 
 from starlette.datastructures import Headers
 from starlette.types import Receive
@@ -39,11 +41,56 @@ async def read_body(headers: Headers, receive: Receive, limit: int, timeout: flo
         raise BadHeader("Content-Length is not a number")
     if declared is not None and _exceeds(declared, limit):
         raise PayloadTooLarge(_too_large(limit))
-    try:
-        async with asyncio.timeout(timeout):  # unlike wait_for, no extra task per request
+    return await _LATE_BODIES.read(receive, limit, timeout)
+
+
+class LateBodies:
+    """Cancels the reading of bodies that are late, so that they are answered 408.
+
+    One sweep every SWEEP_SECONDS per event loop checks every request waiting for its body, and
+    runs only while some request waits. (asyncio.timeout arms and cancels a timer per request: 5 us,
+    most of what reading a small body costs.) A deadline is met within SWEEP_SECONDS.
+    """
+
+    SWEEP_SECONDS = 0.1
+
+    def __init__(self) -> None:
+        self._waiting: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[asyncio.Task[Any], float]] = \
+            weakref.WeakKeyDictionary()
+        self._late: set[asyncio.Task[Any]] = set()
+
+    async def read(self, receive: Receive, limit: int, timeout: float) -> bytes:
+        loop, task = asyncio.get_running_loop(), asyncio.current_task()
+        assert task is not None
+        waiting = self._waiting.get(loop)
+        if waiting is None:
+            waiting = self._waiting[loop] = {}
+            loop.call_later(self.SWEEP_SECONDS, self._sweep, loop, waiting)
+        waiting[task] = loop.time() + timeout
+        try:
             return await _read_capped(receive, limit)
-    except TimeoutError:
-        raise RequestTimeout(f"the body did not arrive within {timeout:g} s") from None
+        except asyncio.CancelledError:
+            if task not in self._late:
+                raise
+            task.uncancel()
+            raise RequestTimeout(f"the body did not arrive within {timeout:g} s") from None
+        finally:
+            del waiting[task]
+            self._late.discard(task)
+
+    def _sweep(self, loop: asyncio.AbstractEventLoop, waiting: dict[asyncio.Task[Any], float]) -> None:
+        if not waiting:  # nobody waits: stop, the next request starts sweeping again
+            del self._waiting[loop]
+            return
+        now = loop.time()
+        for task, deadline in waiting.items():
+            if deadline <= now and task not in self._late:
+                self._late.add(task)
+                task.cancel()
+        loop.call_later(self.SWEEP_SECONDS, self._sweep, loop, waiting)
+
+
+_LATE_BODIES = LateBodies()
 
 
 async def _read_capped(receive: Receive, limit: int) -> bytes:

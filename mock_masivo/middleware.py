@@ -35,6 +35,7 @@ class MasivoMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
         status = 0
+        noted = facts(scope)
 
         async def remember_status(message: Message) -> None:
             nonlocal status
@@ -43,23 +44,25 @@ class MasivoMiddleware:
             await send(message)
 
         try:
-            await self._call(scope, receive, remember_status)
+            if self.services.settings.latency_ms or self.services.faults:
+                await self._delay_or_fault(scope, receive, remember_status)
+            else:
+                await self.app(scope, receive, remember_status)
         except Exception as exc:
             if not status:
                 await internal_error_response(exc)(scope, receive, remember_status)
             raise
         finally:
-            self._record(scope, status, started)
+            duration_ms = round((time.perf_counter() - started) * 1000, 3)
+            self.services.requests.record(self.services.clock.now(), scope["method"], scope["path"], status or None,
+                                          noted, duration_ms)
 
-    async def _call(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _delay_or_fault(self, scope: Scope, receive: Receive, send: Send) -> None:
         found = self.services
         if found.settings.latency_ms:
             await asyncio.sleep(found.settings.latency_ms / 1000)
-        if not found.faults:
-            await self.app(scope, receive, send)
-            return
-        account = found.identify(scope)
-        rule = found.faults.match(scope["path"], scope["method"], account)
+        account = found.identify(scope) if found.faults else None
+        rule = found.faults.match(scope["path"], scope["method"], account) if found.faults else None
         if rule is None:
             await self.app(scope, receive, send)
             return
@@ -79,12 +82,6 @@ class MasivoMiddleware:
             drop_connection(scope)
         else:
             await self.app(scope, receive, send)
-
-    def _record(self, scope: Scope, status: int, started: float) -> None:
-        duration_ms = round((time.perf_counter() - started) * 1000, 3)
-        self.services.requests.record(self.services.clock.now(), scope["method"], scope["path"], status or None,
-                                      facts(scope), duration_ms)
-
 
 async def _discard(message: Message) -> None:
     del message

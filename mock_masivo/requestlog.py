@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import threading
 from collections import deque
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,16 +17,22 @@ from .clock import iso_time
 FACTS = "mock_masivo.facts"
 
 
+NONE: tuple[Any, ...] = ()
+
+
 @dataclass(slots=True)
 class CallFacts:
-    """What handlers note about one call: for its request journal entry and its answer's headers."""
+    """What handlers note about one call: for its request journal entry and its answer's headers.
+
+    Handlers replace the sequences, never append to them, so their default can be one shared empty
+    tuple: most calls note no error or warning, and one CallFacts is made per call."""
 
     account: str | None = None
     batch_id: str | None = None
-    errors: list[dict[str, str]] = field(default_factory=list)
-    warnings: list[dict[str, str]] = field(default_factory=list)
+    errors: Sequence[dict[str, str]] = NONE
+    warnings: Sequence[dict[str, str]] = NONE
     fault: str | None = None
-    headers: dict[str, str] = field(default_factory=dict)  # X-RateLimit-*, for every answer
+    headers: Mapping[str, str] = field(default_factory=dict)  # X-RateLimit-*, for every answer
 
 
 def facts(scope: Scope) -> CallFacts:
@@ -37,7 +44,7 @@ def facts(scope: Scope) -> CallFacts:
     return found
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Call:
     """One journaled call, kept as recorded and turned into its JSON form only when listed."""
 
@@ -52,7 +59,7 @@ class Call:
     def as_dict(self) -> dict[str, Any]:
         return {"id": f"req_{self.number}", "at": iso_time(self.at), "method": self.method, "path": self.path,
                 "status": self.status, "account": self.facts.account, "batch_id": self.facts.batch_id,
-                "errors": self.facts.errors, "warnings": self.facts.warnings, "fault": self.facts.fault,
+                "errors": list(self.facts.errors), "warnings": list(self.facts.warnings), "fault": self.facts.fault,
                 "duration_ms": self.duration_ms}
 
 

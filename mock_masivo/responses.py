@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -44,7 +45,7 @@ def internal_error_response(exc: Exception) -> JSONResponse:
                         status_code=500)
 
 
-async def send_json(send: Send, status: int, body: bytes, headers: dict[str, str]) -> None:
+async def send_json(send: Send, status: int, body: bytes, headers: Mapping[str, str]) -> None:
     """Send a JSON answer with the same headers, in the same order, as a Starlette JSONResponse would."""
     raw = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()]
     raw += [(b"content-length", b"%d" % len(body)), (b"content-type", b"application/json")]

@@ -41,6 +41,7 @@ log = logging.getLogger("mock_masivo")
 
 DEFAULT_ACCOUNT = "default"
 EVENT_PREFIX = "evt_"
+K = TypeVar("K")
 W = TypeVar("W", Future[int], "asyncio.Future[int]")  # what a write hands back: a thread's or a loop's future
 BATCH_PREFIX = "bat_"
 
@@ -107,7 +108,7 @@ class EventFilter:
     duplicates: bool | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class StoredBatch:
     """A durable, visible batch: its id and its duplicates as (JSON Pointer in the request, earlier event id)."""
 
@@ -274,16 +275,16 @@ class EventStore:
 
     def _index_rows(self, account: str, encoded: list[tuple[str, list[bytes]]], sizes: list[int],
                     codes: list[int], first_row: int) -> None:
-        self._by_account.setdefault(account, array("l")).extend(range(first_row, first_row + len(codes)))
+        _rows_of(self._by_account, account).extend(range(first_row, first_row + len(codes)))
         row = first_row
         for (customer_id, _), size in zip(encoded, sizes, strict=True):
-            self._by_customer.setdefault((account, customer_id), array("l")).extend(range(row, row + size))
+            _rows_of(self._by_customer, (account, customer_id)).extend(range(row, row + size))
             row += size
         if len(set(codes)) == 1:  # the usual batch: one event type
-            self._by_type.setdefault(codes[0], array("l")).extend(range(first_row, first_row + len(codes)))
+            _rows_of(self._by_type, codes[0]).extend(range(first_row, first_row + len(codes)))
             return
         for row, code in enumerate(codes, start=first_row):
-            self._by_type.setdefault(code, array("l")).append(row)
+            _rows_of(self._by_type, code).append(row)
 
     def _detect_duplicates(self, account: str, encoded: list[tuple[str, list[bytes]]],
                            attributes: list[list[Attributes]], first_row: int) -> list[tuple[str, str]]:
@@ -537,6 +538,14 @@ class EventStore:
             "duplicate_of": EVENT_PREFIX + str(first) if (first := self._rows.duplicate_of[row]) else None,
             "event": orjson.Fragment(self._event_bytes(row)) if raw else self._event_object(row),
         }
+
+
+def _rows_of(index: dict[K, array[int]], key: K) -> array[int]:
+    """The rows of `key` in an index, a new empty array the first time (setdefault would build one every time)."""
+    rows = index.get(key)
+    if rows is None:
+        rows = index[key] = array("l")
+    return rows
 
 
 @contextlib.contextmanager

@@ -6,6 +6,7 @@ by hand and the store reopened, as a restart after a crash would.
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import logging
 import os
@@ -310,3 +311,50 @@ def test_rewrite_replaces_the_file_and_appends_go_to_the_new_one(journal: Journa
     append(journal, b'{"n":8}').result(timeout=10)
     assert journal.path.read_bytes() == frame(b'{"n":7}') + frame(b'{"n":8}')
     assert journal.read(9, 7) == b'{"n":7}'
+
+
+# -- waiters on an event loop ---------------------------------------------------------------------
+
+def test_a_group_of_loop_waiters_wakes_its_loop_once(journal: Journal) -> None:
+    """Ten records committed together: each waiter gets its own offset, and the loop is woken once."""
+
+    async def submit_ten_in_one_group() -> tuple[list[int], int]:
+        loop = asyncio.get_running_loop()
+        wakeups = 0
+        real = loop.call_soon_threadsafe
+
+        def counting(*args: Any, **options: Any) -> Any:
+            nonlocal wakeups
+            wakeups += 1
+            return real(*args, **options)
+
+        loop.call_soon_threadsafe = counting  # type: ignore[method-assign]
+        gate: Future[None] = Future()
+        journal.run_in_order(lambda _offset: gate.result(timeout=10))  # holds the writer until all are queued
+        applied: list[int] = []
+        waiters = [journal.submit_async(b'{"n":%d}' % number, applied.append) for number in range(10)]
+        gate.set_result(None)
+        offsets = list(await asyncio.gather(*waiters))
+        assert applied == offsets
+        return offsets, wakeups
+
+    offsets, wakeups = asyncio.run(submit_ten_in_one_group())
+    assert offsets == [number * len(frame(b'{"n":0}')) for number in range(10)]
+    assert wakeups == 1
+
+
+def test_a_cancelled_waiter_does_not_stop_the_writer(journal: Journal) -> None:
+    """Its record is still written (it was queued); later records, from threads and loops, still commit."""
+
+    async def cancel_one_then_write_more() -> int:
+        gate: Future[None] = Future()
+        journal.run_in_order(lambda _offset: gate.result(timeout=10))
+        abandoned_on_loop = journal.submit_async(b'{"n":1}', lambda _offset: None)
+        abandoned_on_thread = journal.submit(b'{"n":2}', lambda _offset: None)
+        abandoned_on_loop.cancel()
+        abandoned_on_thread.cancel()
+        gate.set_result(None)
+        return await asyncio.wait_for(journal.submit_async(b'{"n":3}', lambda _offset: None), 10)
+
+    assert asyncio.run(cancel_one_then_write_more()) == 2 * len(frame(b'{"n":1}'))
+    assert append(journal, b'{"n":4}').result(timeout=10) == 3 * len(frame(b'{"n":1}'))
