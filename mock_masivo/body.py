@@ -78,6 +78,10 @@ class LateBodies:
             del waiting[task]
             self._late.discard(task)
 
+    def sweeping(self, loop: asyncio.AbstractEventLoop) -> bool:
+        """Whether a sweep is scheduled on `loop` (only while some request waits, or just did)."""
+        return loop in self._waiting
+
     def _sweep(self, loop: asyncio.AbstractEventLoop, waiting: dict[asyncio.Task[Any], float]) -> None:
         if not waiting:  # nobody waits: stop, the next request starts sweeping again
             del self._waiting[loop]
