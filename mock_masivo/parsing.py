@@ -18,6 +18,8 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
+from itertools import chain
 from typing import Any
 
 import orjson
@@ -46,7 +48,7 @@ def parse_json(raw: bytes) -> tuple[Any, bytes]:
     if value is _CAREFUL:
         return _parse_careful(raw)
     encoded = _encode(value)
-    if raw.count(b":") != encoded.count(b":") or not _same_long_numbers(raw, [encoded]):
+    if raw.count(b":") != encoded.count(b":") or not _same_long_numbers(raw, lambda: [encoded]):
         return _parse_careful(raw)  # members were dropped or a number altered: let the slow path say which
     return value, encoded
 
@@ -63,7 +65,7 @@ def parse_batch(raw: bytes) -> tuple[dict[str, Any], list[list[bytes]]]:
     events = [[_encode(event) for event in customer["events"]] for customer in value["customers"]]
     skeleton = _encode({**value, "customers": [{**customer, "events": []} for customer in value["customers"]]})
     colons = skeleton.count(b":") + sum(event.count(b":") for customer in events for event in customer)
-    if raw.count(b":") != colons or not _same_long_numbers(raw, [skeleton, *(e for c in events for e in c)]):
+    if raw.count(b":") != colons or not _same_long_numbers(raw, lambda: [skeleton, *chain.from_iterable(events)]):
         return parse_object(raw), []
     return value, events
 
@@ -73,7 +75,7 @@ _CAREFUL = object()
 
 def _fast_parse(raw: bytes) -> Any:
     """orjson's verdict, or _CAREFUL when only the stdlib parser can tell exactly what the body holds."""
-    if any(escape in raw for escape in _ESCAPED_COLONS):
+    if b"\\" in raw and any(escape in raw for escape in _ESCAPED_COLONS):  # one memchr for most bodies
         return _CAREFUL
     try:
         return orjson.loads(raw)
@@ -87,11 +89,13 @@ def _batch_shaped(value: Any) -> bool:
         isinstance(customer, dict) and isinstance(customer.get("events"), list) for customer in customers)
 
 
-def _same_long_numbers(raw: bytes, encoded: list[bytes]) -> bool:
-    """False when a run of 19+ digits did not survive re-encoding: an integer past 64 bits became a float."""
+def _same_long_numbers(raw: bytes, encoded: Callable[[], list[bytes]]) -> bool:
+    """False when a run of 19+ digits did not survive re-encoding: an integer past 64 bits became a float.
+
+    `encoded` gives the re-encoded pieces; it is called only when the body has such a run at all."""
     if _LONG_DIGITS not in raw.translate(_DIGIT_MASK):
         return True
-    survived = [run for piece in encoded for run in _LONG_DIGIT_RUN.findall(piece)]
+    survived = [run for piece in encoded() for run in _LONG_DIGIT_RUN.findall(piece)]
     return sorted(_LONG_DIGIT_RUN.findall(raw)) == sorted(survived)
 
 
