@@ -15,9 +15,7 @@ from starlette.types import Scope
 from .clock import iso_time
 
 FACTS = "mock_masivo.facts"
-
-
-NONE: tuple[Any, ...] = ()
+NO_ITEMS: tuple[Any, ...] = ()
 
 
 @dataclass(slots=True)
@@ -29,8 +27,8 @@ class CallFacts:
 
     account: str | None = None
     batch_id: str | None = None
-    errors: Sequence[dict[str, str]] = NONE
-    warnings: Sequence[dict[str, str]] = NONE
+    errors: Sequence[dict[str, str]] = NO_ITEMS
+    warnings: Sequence[dict[str, str]] = NO_ITEMS
     fault: str | None = None
     headers: Mapping[str, str] = field(default_factory=dict)  # X-RateLimit-*, for every answer
 

@@ -41,9 +41,10 @@ log = logging.getLogger("mock_masivo")
 
 DEFAULT_ACCOUNT = "default"
 EVENT_PREFIX = "evt_"
+BATCH_PREFIX = "bat_"
+
 K = TypeVar("K")
 W = TypeVar("W", Future[int], "asyncio.Future[int]")  # what a write hands back: a thread's or a loop's future
-BATCH_PREFIX = "bat_"
 
 
 class AppendOnlyTable(Table):
