@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 import pytest
-from payloads import body
+from payloads import body, event
 
 from mock_masivo import journal as journal_module
 from mock_masivo.datadir import JOURNAL_FILE, SECRET_FILE, DataDirError
@@ -197,3 +197,58 @@ def test_a_record_of_an_unknown_type_refuses_to_load_instead_of_being_dropped(tm
         journal.write(frame(b'{"op":"sequence","next_batch":1,"next_event":1}'))
     with pytest.raises(CorruptJournal, match="unknown record type 'from-the-future'"):
         EventStore(data)
+
+
+# -- the 1-event fast path ------------------------------------------------------------------------
+
+ONE_EVENT_BATCHES = [  # (account, customer, event): repeats, other accounts, types and no purchase id
+    ("default", "c1", event(1)),
+    ("default", "c2", event(2)),
+    ("default", "c1", event(1)),  # a duplicate of the first
+    ("other", "c1", event(1)),  # the same event in another account: not a duplicate
+    ("default", "c1", event(3, type="RETURN")),
+    ("default", "c3", event(4, order={"value": 1.0})),  # no purchase id
+    ("default", "c3", event(4, order={"value": 1.0})),  # a duplicate without a purchase id
+    ("other", "c2", event(2, issued_at="2024-01-01T00:00:00Z")),
+]
+
+
+def index_all(store: EventStore, batches: list[tuple[str, str, dict[str, Any]]]) -> list[list[tuple[str, str]]]:
+    found = []
+    for account, customer, one in batches:
+        pending = store.submit_batch(account, [{"id": customer, "events": [one]}], 1.0e9)
+        pending.durable.result(timeout=10)
+        found.append(pending.duplicates)
+    return found
+
+
+def index_state(store: EventStore) -> dict[str, Any]:
+    rows = store._rows
+    columns = {name: list(getattr(rows, name)) for name in
+               ("seq", "batch", "customer", "offset", "length", "type_code", "purchase_hash", "duplicate_of")}
+    indexes = {name: {key: list(value) for key, value in getattr(store, name).items()}
+               for name in ("_by_account", "_by_customer", "_by_type")}
+    return {**columns, **indexes, "first_by_key": dict(store._first_by_key), "types": list(store._types)}
+
+
+def indexed(data: Path | None) -> tuple[list[list[tuple[str, str]]], dict[str, Any], list[dict[str, Any]]]:
+    """Index ONE_EVENT_BATCHES into a new store: the duplicates reported, the index state, the listing."""
+    store = EventStore(data)
+    try:
+        return index_all(store, ONE_EVENT_BATCHES), index_state(store), listing(store)
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("memory", [True, False])
+def test_one_event_batches_are_indexed_as_the_general_path_indexes_them(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, memory: bool) -> None:
+    fast = indexed(None if memory else tmp_path / "fast")
+
+    def general(self: EventStore, account: str, batch_row: int, seq: int, customer: tuple[str, list[bytes]],
+                attributes: Any, offset: int) -> list[tuple[str, str]]:
+        return self._index_many(account, batch_row, seq, [customer], [[attributes]], [offset])
+
+    monkeypatch.setattr(EventStore, "_index_one", general)
+    assert indexed(None if memory else tmp_path / "general") == fast
+    assert [bool(found) for found in fast[0]] == [False, False, True, False, False, False, True, False]
