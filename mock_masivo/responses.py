@@ -1,13 +1,12 @@
-"""Answers: orjson-rendered JSON, the JSON body of every error, and a raw JSON send for plain ASGI."""
+"""Answers: orjson-rendered JSON, and the JSON body of every error."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import orjson
 from starlette.responses import JSONResponse
-from starlette.types import Scope, Send
+from starlette.types import Scope
 
 from .errors import InjectedFault, MockError, ValidationFailed
 from .requestlog import facts
@@ -43,11 +42,3 @@ def fault_response(rule: FaultRule) -> JSONResponse:
 def internal_error_response(exc: Exception) -> JSONResponse:
     return JSONResponse({"error": "Internal error", "details": f"{type(exc).__name__}; see the server log"},
                         status_code=500)
-
-
-async def send_json(send: Send, status: int, body: bytes, headers: Mapping[str, str]) -> None:
-    """Send a JSON answer with the same headers, in the same order, as a Starlette JSONResponse would."""
-    raw = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()]
-    raw += [(b"content-length", b"%d" % len(body)), (b"content-type", b"application/json")]
-    await send({"type": "http.response.start", "status": status, "headers": raw})
-    await send({"type": "http.response.body", "body": body})

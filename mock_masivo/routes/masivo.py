@@ -15,7 +15,7 @@ from ..body import read_body, require_json
 from ..errors import MockError, NotFound, Unauthorized
 from ..metrics import customer_metrics
 from ..requestlog import CallFacts, facts
-from ..responses import error_response, send_json
+from ..responses import error_response
 from ..services import PROCESSED, Services
 from ..store import StoredBatch
 
@@ -43,7 +43,7 @@ def bearer_account(found: Services, headers: Headers, noted: CallFacts) -> str:
 
 
 class MigrateEvents:
-    """POST /customers/migrate/events, as a plain ASGI app (no Starlette Request or Response).
+    """POST /customers/migrate/events, as a plain ASGI app (no Starlette Request, no exception layers).
 
     It is the hot path of a dry run, and app.py sends its requests here without routing them:
     with 1-event batches, Starlette's layers cost more than the work itself (benchmarks/README.md).
@@ -59,7 +59,8 @@ class MigrateEvents:
         except MockError as exc:
             await error_response(scope, exc)(scope, receive, send)
             return
-        await send_json(send, 201, b"{}", {"X-Mock-Batch-Id": batch.id, **noted.headers})
+        headers = {"X-Mock-Batch-Id": batch.id, **noted.headers}
+        await Response(b"{}", status_code=201, headers=headers, media_type="application/json")(scope, receive, send)
 
     async def _accept(self, headers: Headers, receive: Receive, noted: CallFacts) -> StoredBatch:
         found = self.services
