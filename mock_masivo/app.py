@@ -16,6 +16,7 @@ from starlette.routing import BaseRoute, Mount, Route, Router
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .errors import MockError
+from .kinds import KINDS
 from .middleware import RAW_SEND, MasivoMiddleware
 from .openapi import build_openapi
 from .responses import error_response, internal_error_response
@@ -28,9 +29,6 @@ log = logging.getLogger("mock_masivo")
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 HTTP_TITLES = {404: "Not found", 405: "Method not allowed"}
-
-
-MIGRATE_PATH = "/customers/migrate/events"
 
 
 class MockMasivoApp(Starlette):
@@ -84,16 +82,17 @@ def create_app(settings: Settings | None = None, store: EventStore | None = None
         finally:
             found.close()
 
-    migrate = masivo.MigrateEvents(found)
+    migrations = {kind.path: masivo.MigrateBatch(found, kind) for kind in KINDS.values()}
     routes: list[BaseRoute] = [
-        *_masivo_routes(found, migrate),
-        Mount(MASIVO_BASE_PATH, app=Router(_masivo_routes(found, migrate), redirect_slashes=False)),
+        *_masivo_routes(found, migrations),
+        Mount(MASIVO_BASE_PATH, app=Router(_masivo_routes(found, migrations), redirect_slashes=False)),
         Route("/openapi.json", openapi_json, methods=["GET"]),
         *_inspection_routes(),
     ]
-    direct = MasivoMiddleware(migrate, found)
+    direct: dict[str, ASGIApp] = {prefix + path: MasivoMiddleware(migrate, found)
+              for path, migrate in migrations.items() for prefix in ("", MASIVO_BASE_PATH)}
     app = MockMasivoApp(
-        direct={MIGRATE_PATH: direct, MASIVO_BASE_PATH + MIGRATE_PATH: direct}, routes=routes, lifespan=lifespan,
+        direct=direct, routes=routes, lifespan=lifespan,
         exception_handlers={MockError: _mock_error, HTTPException: _http_error, Exception: _unexpected_error})
     # A trailing slash is a 404 like any unknown path: a redirect would not carry a POST's body, and an
     # id ending in an encoded "/" would be redirected to another id.
@@ -102,13 +101,15 @@ def create_app(settings: Settings | None = None, store: EventStore | None = None
     return app
 
 
-def _masivo_routes(found: Services, migrate: masivo.MigrateEvents) -> list[BaseRoute]:
+def _masivo_routes(found: Services, migrations: dict[str, masivo.MigrateBatch]) -> list[BaseRoute]:
     wrapped = [Middleware(MasivoMiddleware, services=found)]
     return [
         Route("/auth/authorize", masivo.authorize, methods=["GET"], middleware=wrapped),
-        Route(MIGRATE_PATH, migrate, methods=["POST"], middleware=wrapped),
+        *(Route(path, migrate, methods=["POST"], middleware=wrapped) for path, migrate in migrations.items()),
         # One path segment (no :path): GET /customers/migrate/events must stay a 405 of the route above.
         Route("/customers/{customer_id}", masivo.get_customer, methods=["GET"], middleware=wrapped),
+        Route("/customers/{customer_id}/transactions", masivo.get_customer_transactions, methods=["GET"],
+              middleware=wrapped),
     ]
 
 
@@ -117,6 +118,10 @@ def _inspection_routes() -> list[BaseRoute]:
         Route("/_mock/health", inspect.health, methods=["GET"]),
         Route("/_mock/events", inspect.list_events, methods=["GET"]),
         Route("/_mock/events/{event_id}", inspect.get_event, methods=["GET"]),
+        Route("/_mock/profiles", inspect.list_profiles, methods=["GET"]),
+        Route("/_mock/profiles/{record_id}", inspect.get_profile, methods=["GET"]),
+        Route("/_mock/transactions", inspect.list_transactions, methods=["GET"]),
+        Route("/_mock/transactions/{record_id}", inspect.get_transaction, methods=["GET"]),
         Route("/_mock/customers", inspect.list_customers, methods=["GET"]),
         # :path so that an id containing "/" (sent percent-encoded) still reaches the handler
         Route("/_mock/customers/{customer_id:path}", inspect.get_customer, methods=["GET"]),

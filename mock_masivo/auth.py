@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import jwt
@@ -63,8 +64,11 @@ class Authenticator:
         claims = {"sub": account_id, "iat": now, "exp": now + self._token_ttl}
         return jwt.encode(claims, self._secret, algorithm=ALGORITHM)
 
-    def account_for_bearer(self, header_values: list[str], now: int) -> str:
-        """The account of an `Authorization: Bearer <token>` header, or Unauthorized saying why."""
+    def account_for_bearer(self, header_values: list[str], now: Callable[[str | None], int]) -> str:
+        """The account of an `Authorization: Bearer <token>` header, or Unauthorized saying why.
+
+        `now(account)` is that account's clock in whole seconds (None: the server's): a JWT's iat and
+        exp are checked against the clock of the account it names."""
         token = bearer_token(header_values)
         account = _lookup(self._by_token, token)
         if account is not None:
@@ -73,20 +77,21 @@ class Authenticator:
             raise Unauthorized("unknown bearer token", invalid_token=True)
         return self._verify_jwt(token, now)
 
-    def _verify_jwt(self, token: str, now: int) -> str:
+    def _verify_jwt(self, token: str, clock: Callable[[str | None], int]) -> str:
         try:
             claims = jwt.decode(token, self._secret, algorithms=[ALGORITHM],
                                 options={"require": ["exp", "iat", "sub"], "verify_exp": False, "verify_iat": False})
         except jwt.InvalidTokenError as exc:
             raise Unauthorized(f"invalid token: {exc}", invalid_token=True) from None
-        # iat and exp are checked against the server clock (which tests can move), with no leeway.
-        iat, exp = claims["iat"], claims["exp"]
+        # iat and exp are checked against the account's clock (which tests can move), with no leeway.
+        iat, exp, sub = claims["iat"], claims["exp"], claims["sub"]
+        now = clock(sub if isinstance(sub, str) else None)
         if not isinstance(iat, int) or isinstance(iat, bool) or iat > now:
             raise Unauthorized("invalid token: iat must be whole seconds, not after the server's clock",
                                invalid_token=True)
         if not isinstance(exp, int) or isinstance(exp, bool) or now >= exp:
             raise Unauthorized("the token has expired; get a new one from /auth/authorize", invalid_token=True)
-        account = claims["sub"]
+        account = sub
         if account not in self._accounts:
             raise Unauthorized("the token's account does not exist", invalid_token=True)
         return str(account)

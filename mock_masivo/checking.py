@@ -1,4 +1,4 @@
-"""Parse and validate migrate-events bodies, in this process or in worker processes.
+"""Parse and validate migration bodies of every kind, in this process or in worker processes.
 
 Parsing and validating is most of the CPU an accepted event costs (benchmarks/README.md), and in
 one process it is bound to one core. With `--parse-workers N`, N worker processes do it and hand
@@ -14,12 +14,14 @@ import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
+from typing import Any
 
 import orjson
 
 from .errors import BadRequest, StorageUnavailable, ValidationFailed, Violation
+from .kinds import EVENT, KINDS, Kind
 from .parsing import parse_batch
-from .store import Attributes, batch_attributes
+from .store import batch_attributes
 from .validation import PayloadValidator
 
 # Below this, handing a body to a worker and back costs more than parsing it here (measured with
@@ -32,7 +34,7 @@ class CheckedBatch:
     """A valid body, reduced to what the store keeps, plus the warnings to journal."""
 
     encoded: list[tuple[str, list[bytes]]]
-    attributes: list[list[Attributes]]
+    attributes: list[list[Any]]  # per customer: for events, store.Attributes; for other kinds, the records
     warnings: list[Violation] = field(default_factory=list)
 
 
@@ -50,60 +52,69 @@ class Rejection:
 
 
 def check_batch(validator: PayloadValidator, raw: bytes) -> CheckedBatch | Rejection:
+    kind = validator.kind
     try:
-        body, events = parse_batch(raw)
+        body, records = parse_batch(raw, kind.items)
     except BadRequest as exc:
         return Rejection(details=exc.details)
     report = validator.check(body)
     if not report.ok:
         return Rejection(violations=report.violations, truncated=report.truncated)
     customers = body["customers"]
-    if not events:
-        events = [[orjson.dumps(event) for event in customer["events"]] for customer in customers]
-    encoded = [(customer["id"], customer_events) for customer, customer_events in zip(customers, events, strict=True)]
-    return CheckedBatch(encoded, batch_attributes(customers), report.warnings)
+    if not records:
+        records = [[orjson.dumps(record) for record in kind.records(customer)] for customer in customers]
+    encoded = [(customer["id"], mine) for customer, mine in zip(customers, records, strict=True)]
+    return CheckedBatch(encoded, _attributes(kind, customers), report.warnings)
 
 
-_worker_validator: PayloadValidator | None = None
+def _attributes(kind: Kind, customers: list[dict[str, Any]]) -> list[list[Any]]:
+    """What the store indexes or processes: an event's attributes; another kind's whole record."""
+    return batch_attributes(customers) if kind is EVENT else [kind.records(customer) for customer in customers]
+
+
+def validators(strict: bool) -> dict[str, PayloadValidator]:
+    """One compiled validator per kind."""
+    return {name: PayloadValidator(strict=strict, kind=kind) for name, kind in KINDS.items()}
+
+
+_worker_validators: dict[str, PayloadValidator] = {}
 
 
 def _start_worker(strict: bool) -> None:
-    global _worker_validator
-    _worker_validator = PayloadValidator(strict=strict)
+    _worker_validators.update(validators(strict))
 
 
-def _check_in_worker(raw: bytes) -> CheckedBatch | Rejection:
-    assert _worker_validator is not None
-    return check_batch(_worker_validator, raw)
+def _check_in_worker(kind: str, raw: bytes) -> CheckedBatch | Rejection:
+    return check_batch(_worker_validators[kind], raw)
 
 
 class BatchChecker:
-    """check(raw) -> CheckedBatch, raising BadRequest or ValidationFailed; in `workers` processes if > 0."""
+    """check(raw, kind) -> CheckedBatch, raising BadRequest or ValidationFailed; in `workers` processes if > 0."""
 
     def __init__(self, strict: bool, workers: int = 0) -> None:
         self._strict = strict
         self._workers = workers
-        self._validator = PayloadValidator(strict=strict)
+        self._validators = validators(strict)
         self._pool = self._new_pool() if workers else None
 
     def _new_pool(self) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(self._workers, mp_context=multiprocessing.get_context("spawn"),
                                    initializer=_start_worker, initargs=(self._strict,))
 
-    async def check(self, raw: bytes) -> CheckedBatch:
+    async def check(self, raw: bytes, kind: Kind = EVENT) -> CheckedBatch:
         if self._pool is None or len(raw) < WORKER_MIN_BYTES:
-            outcome = check_batch(self._validator, raw)
+            outcome = check_batch(self._validators[kind.name], raw)
         else:
-            outcome = await self._check_elsewhere(raw)
+            outcome = await self._check_elsewhere(raw, kind)
         if isinstance(outcome, Rejection):
             raise outcome.error()
         return outcome
 
-    async def _check_elsewhere(self, raw: bytes) -> CheckedBatch | Rejection:
+    async def _check_elsewhere(self, raw: bytes, kind: Kind) -> CheckedBatch | Rejection:
         pool = self._pool
         assert pool is not None
         try:
-            return await asyncio.wrap_future(pool.submit(_check_in_worker, raw))
+            return await asyncio.wrap_future(pool.submit(_check_in_worker, kind.name, raw))
         except BrokenProcessPool:
             if self._pool is pool:  # the first request to notice replaces it; the others only fail
                 pool.shutdown(wait=False, cancel_futures=True)

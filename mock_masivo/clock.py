@@ -30,21 +30,38 @@ def _whole_second(seconds: int) -> str:
 
 
 class Clock:
+    """The server clock plus, per account, an offset of its own.
+
+    Every account follows the server clock; `advance(seconds, account)` moves one account's clock
+    only, so tests sharing a server never see each other's time. Clocks only move forward."""
+
     def __init__(self) -> None:
         self._offset = 0.0
+        self._accounts: dict[str, float] = {}
         self._lock = threading.Lock()
 
-    @property
-    def offset(self) -> float:
-        return self._offset
+    def offset(self, account: str | None = None) -> float:
+        """Seconds this clock is ahead of the wall clock (the server's, or one account's)."""
+        return self._offset + self._accounts.get(account, 0.0) if account is not None else self._offset
 
-    def now(self) -> float:
-        return time.time() + self._offset
+    def now(self, account: str | None = None) -> float:
+        return time.time() + self.offset(account)
 
-    def now_seconds(self) -> int:
+    def now_seconds(self, account: str | None = None) -> int:
         """Whole seconds, as JWT claims use."""
-        return int(self.now())
+        return int(self.now(account))
 
-    def advance(self, seconds: float) -> None:
+    def advance(self, seconds: float, account: str | None = None) -> None:
         with self._lock:
-            self._offset += seconds
+            if account is None:
+                self._offset += seconds
+            else:
+                self._accounts[account] = self._accounts.get(account, 0.0) + seconds
+
+    def forget(self, account: str | None = None) -> None:
+        """An account's clock follows the server's again (all accounts' when None)."""
+        with self._lock:
+            if account is None:
+                self._accounts.clear()
+            else:
+                self._accounts.pop(account, None)

@@ -53,21 +53,28 @@ def parse_json(raw: bytes) -> tuple[Any, bytes]:
     return value, encoded
 
 
-def parse_batch(raw: bytes) -> tuple[dict[str, Any], list[list[bytes]]]:
-    """A migrate-events body plus each customer's events encoded for storage.
+def parse_batch(raw: bytes, items: str | None = "events") -> tuple[dict[str, Any], list[list[bytes]]]:
+    """A migration body plus each customer's records encoded for storage (kinds.py: `items` is the
+    member holding a customer's records; None when the customer object is the record).
 
-    Encoding event by event (instead of the whole body) gives the store its bytes for free; the
-    colon count then adds the skeleton: the body with every customer's events left out.
+    Encoding record by record (instead of the whole body) gives the store its bytes for free; the
+    colon count then adds the skeleton: the body with every customer's records left out. An empty
+    list of records means the body was not shaped as a batch: the validator will say why.
     """
     value = _fast_parse(raw)
-    if value is _CAREFUL or not _batch_shaped(value):
+    if value is _CAREFUL or not _batch_shaped(value, items):
         return parse_object(raw), []
-    events = [[_encode(event) for event in customer["events"]] for customer in value["customers"]]
-    skeleton = _encode({**value, "customers": [{**customer, "events": []} for customer in value["customers"]]})
-    colons = skeleton.count(b":") + sum(event.count(b":") for customer in events for event in customer)
-    if raw.count(b":") != colons or not _same_long_numbers(raw, lambda: [skeleton, *chain.from_iterable(events)]):
+    customers = value["customers"]
+    if items is None:
+        records = [[_encode(customer)] for customer in customers]
+        skeleton = _encode({**value, "customers": []})
+    else:
+        records = [[_encode(record) for record in customer[items]] for customer in customers]
+        skeleton = _encode({**value, "customers": [{**customer, items: []} for customer in customers]})
+    colons = skeleton.count(b":") + sum(record.count(b":") for customer in records for record in customer)
+    if raw.count(b":") != colons or not _same_long_numbers(raw, lambda: [skeleton, *chain.from_iterable(records)]):
         return parse_object(raw), []
-    return value, events
+    return value, records
 
 
 _CAREFUL = object()
@@ -83,10 +90,11 @@ def _fast_parse(raw: bytes) -> Any:
         raise BadRequest(f"the body is not valid JSON: {exc}") from None
 
 
-def _batch_shaped(value: Any) -> bool:
+def _batch_shaped(value: Any, items: str | None) -> bool:
     customers = value.get("customers") if isinstance(value, dict) else None
     return isinstance(customers, list) and all(
-        isinstance(customer, dict) and isinstance(customer.get("events"), list) for customer in customers)
+        isinstance(customer, dict) and (items is None or isinstance(customer.get(items), list))
+        for customer in customers)
 
 
 def _same_long_numbers(raw: bytes, encoded: Callable[[], list[bytes]]) -> bool:

@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.types import Scope
 
 from .auth import Authenticator
+from .backend import Backend
 from .checking import BatchChecker
 from .clock import Clock
 from .errors import Unauthorized
@@ -17,8 +18,6 @@ from .ratelimit import RateLimiter
 from .requestlog import RequestLog
 from .settings import Settings
 from .store import DEFAULT_ACCOUNT, EventStore
-
-QUEUED, PROCESSED = "QUEUED", "PROCESSED"
 
 
 @dataclass
@@ -32,6 +31,10 @@ class Services:
     limiter: RateLimiter
     clock: Clock = field(default_factory=Clock)
     faults: FaultBook = field(default_factory=FaultBook)
+    backend: Backend = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.backend = Backend(self.store, self.clock, self.settings.processing_delay)
 
     @classmethod
     def build(cls, settings: Settings, store: EventStore | None = None) -> Services:
@@ -50,17 +53,16 @@ class Services:
         return cls(settings, store, auth, BatchChecker(settings.strict, settings.parse_workers), owns_store,
                    RequestLog(settings.journal_size), RateLimiter(settings.rate_limit))
 
-    def status_of(self, received_at: float) -> str:
-        """QUEUED until --processing-delay seconds after receipt on the server clock, then PROCESSED."""
-        delay = self.settings.processing_delay
-        return PROCESSED if not delay or self.clock.now() >= received_at + delay else QUEUED
+    def due(self, account: str, at: float) -> bool:
+        """Whether a record the account accepted at `at` has been processed (Backend.due)."""
+        return self.backend.due(account, at)
 
     def identify(self, scope: Scope) -> str | None:
         """The account a request's credentials belong to, if any (for fault rules scoped to an account)."""
         headers = Request(scope).headers
         try:
             if headers.getlist("authorization"):
-                return self.auth.account_for_bearer(headers.getlist("authorization"), self.clock.now_seconds())
+                return self.auth.account_for_bearer(headers.getlist("authorization"), self.clock.now_seconds)
             return self.auth.account_for_api_key(headers.get("x-api-key"))
         except Unauthorized:
             return None

@@ -36,6 +36,9 @@ from tinydb.table import Document, Table
 from .clock import iso_time
 from .datadir import DataDir
 from .journal import CorruptJournal, Journal
+from .kinds import EVENT, KINDS, Kind
+from .processing import RULES, Batch, Failure, Ledger
+from .records import PROCESSED, QUEUED, RecordFilter, RecordRows, rows_of
 
 log = logging.getLogger("mock_masivo")
 
@@ -43,8 +46,12 @@ DEFAULT_ACCOUNT = "default"
 EVENT_PREFIX = "evt_"
 BATCH_PREFIX = "bat_"
 
-K = TypeVar("K")
 W = TypeVar("W", Future[int], "asyncio.Future[int]")  # what a write hands back: a thread's or a loop's future
+# Whether what an account accepted at a time (its clock's seconds) has been processed by now.
+Due = Callable[[str, float], bool]
+RECORD_KINDS = tuple(name for name in KINDS if name != EVENT.name)  # kinds kept as RecordRows
+MAX_EXAMPLES = 5  # record ids shown per group of failures
+RECORD_MEMBER = {"profile": "customer", "transaction": "transaction"}  # where a stored record holds what was sent
 
 
 class AppendOnlyTable(Table):
@@ -137,6 +144,7 @@ class EventStore:
         self._clear()
         self._next_batch = 1
         self._next_event = 1
+        self._next_record = {name: 1 for name in RECORD_KINDS}
         if self._datadir is not None:
             try:
                 self._journal = Journal(self._datadir.journal_path, fsync=fsync)
@@ -160,6 +168,8 @@ class EventStore:
         self._types: list[str] = []
         self._type_codes: dict[str, int] = {}
         self._first_by_key: dict[int, int] = {}  # duplicate-key hash -> row of the first copy
+        self._tables = {name: RecordRows() for name in RECORD_KINDS}  # the other kinds' records
+        self._ledgers: dict[str, Ledger] = {}  # per account: what processing made of its records so far
 
     @property
     def secret(self) -> bytes | None:
@@ -182,30 +192,36 @@ class EventStore:
         return self.submit_encoded(account, encoded, attributes, received_at)
 
     def submit_encoded(self, account: str, encoded: list[tuple[str, list[bytes]]],
-                       attributes: list[list[Attributes]], received_at: float) -> PendingBatch:
-        """Queue a validated batch given as each customer's id with its events already encoded
-        (compact JSON, as parsing.parse_batch makes them) and their attributes (batch_attributes)."""
-        batch_id, durable, duplicates = self._queue_batch(account, encoded, attributes, received_at, self._write)
+                       attributes: list[list[Any]], received_at: float, kind: Kind = EVENT) -> PendingBatch:
+        """Queue a validated batch given as each customer's id with its records already encoded
+        (compact JSON, as parsing.parse_batch makes them) and their attributes (checking.py: for
+        events, batch_attributes; for other kinds, the parsed records)."""
+        batch_id, durable, duplicates = self._queue_batch(account, encoded, attributes, received_at, self._write, kind)
         return PendingBatch(batch_id, durable, duplicates)
 
     async def store_encoded(self, account: str, encoded: list[tuple[str, list[bytes]]],
-                            attributes: list[list[Attributes]], received_at: float) -> StoredBatch:
+                            attributes: list[list[Any]], received_at: float, kind: Kind = EVENT) -> StoredBatch:
         """`submit_encoded` for the event loop: returns once the batch is durable and visible."""
         batch_id, durable, duplicates = self._queue_batch(account, encoded, attributes, received_at,
-                                                          self._write_async)
+                                                          self._write_async, kind)
         await durable
         return StoredBatch(batch_id, duplicates)
 
-    def _queue_batch(self, account: str, encoded: list[tuple[str, list[bytes]]], attributes: list[list[Attributes]],
-                     received_at: float, write: Callable[[bytes, Callable[[int], None]], W]) -> tuple[
+    def _queue_batch(self, account: str, encoded: list[tuple[str, list[bytes]]], attributes: list[list[Any]],
+                     received_at: float, write: Callable[[bytes, Callable[[int], None]], W], kind: Kind) -> tuple[
                          str, W, list[tuple[str, str]]]:
         """Number the batch and hand it to `write`, all or nothing, in receipt order."""
         with self._lock:
-            batch_seq, first_event = self._next_batch, self._next_event
+            batch_seq = self._next_batch
             self._next_batch += 1
-            self._next_event += sum(len(events) for _, events in encoded)
-            header = batch_header(batch_seq, first_event, account, received_at)
-            payload, offsets = batch_payload(header, encoded)
+            count = sum(len(records) for _, records in encoded)
+            if kind is EVENT:
+                header = batch_header(batch_seq, self._next_event, account, received_at)
+                self._next_event += count
+            else:
+                header = record_batch_header(kind, batch_seq, self._next_record[kind.name], account, received_at)
+                self._next_record[kind.name] += count
+            payload, offsets = batch_payload(header, encoded, kind.items)
             duplicates: list[tuple[str, str]] = []
 
             def apply(line_offset: int) -> None:
@@ -244,21 +260,28 @@ class EventStore:
         self,
         header: dict[str, Any],
         encoded: list[tuple[str, list[bytes]]],
-        attributes: list[list[Attributes]],
+        attributes: list[list[Any]],
         offsets: list[int],
         line_offset: int,
         payload: bytes,
     ) -> list[tuple[str, str]]:
         """Index a durable batch; returns its duplicates as (pointer into the request, earlier event id)."""
         account, batch_row = header["account"], len(self._batches)
+        kind = KINDS[header.get("kind", EVENT.name)]
         doc = {**header, "customer_ids": [customer_id for customer_id, _ in encoded],
-               "events": len(offsets), "line_offset": line_offset, "size": len(payload)}
+               kind.plural: len(offsets), "line_offset": line_offset, "size": len(payload)}
         self._batch_docs.put(header["seq"], doc)
         self._batches.append(doc)
         in_memory = self._journal is None
         self._lines.append(payload if in_memory else None)
         base = 0 if in_memory else line_offset + 9  # crc and space precede the payload
         starts = [base + offset for offset in offsets] if base else offsets
+        if kind is not EVENT:
+            customer_ids = [customer_id for customer_id, _ in encoded]
+            batch: Batch = list(zip(customer_ids, attributes, strict=True))
+            outcomes = RULES[kind.name](self._ledger(account), batch)
+            self._tables[kind.name].add(account, batch_row, header["first"], encoded, starts, outcomes)
+            return []
         if len(starts) == 1:
             return self._index_one(account, batch_row, header["first_event"], encoded[0], attributes[0][0], starts[0])
         return self._index_many(account, batch_row, header["first_event"], encoded, attributes, starts)
@@ -297,25 +320,25 @@ class EventStore:
         code = self._type_code(event_type)
         rows.type_code.append(code)
         rows.purchase_hash.append(_hash(purchase_id))
-        _rows_of(self._by_account, account).append(row)
-        _rows_of(self._by_customer, (account, customer_id)).append(row)
-        _rows_of(self._by_type, code).append(row)
+        rows_of(self._by_account, account).append(row)
+        rows_of(self._by_customer, (account, customer_id)).append(row)
+        rows_of(self._by_type, code).append(row)
         first = self._first_copy(account, customer_id, attributes, row)
         rows.duplicate_of.append(first)
         return [("/customers/0/events/0", EVENT_PREFIX + str(first))] if first else []
 
     def _index_rows(self, account: str, encoded: list[tuple[str, list[bytes]]], sizes: list[int],
                     codes: list[int], first_row: int) -> None:
-        _rows_of(self._by_account, account).extend(range(first_row, first_row + len(codes)))
+        rows_of(self._by_account, account).extend(range(first_row, first_row + len(codes)))
         row = first_row
         for (customer_id, _), size in zip(encoded, sizes, strict=True):
-            _rows_of(self._by_customer, (account, customer_id)).extend(range(row, row + size))
+            rows_of(self._by_customer, (account, customer_id)).extend(range(row, row + size))
             row += size
         if len(set(codes)) == 1:  # the usual batch: one event type
-            _rows_of(self._by_type, codes[0]).extend(range(first_row, first_row + len(codes)))
+            rows_of(self._by_type, codes[0]).extend(range(first_row, first_row + len(codes)))
             return
         for row, code in enumerate(codes, start=first_row):
-            _rows_of(self._by_type, code).append(row)
+            rows_of(self._by_type, code).append(row)
 
     def _detect_duplicates(self, account: str, encoded: list[tuple[str, list[bytes]]],
                            attributes: list[list[Attributes]], first_row: int) -> list[tuple[str, str]]:
@@ -340,6 +363,12 @@ class EventStore:
         same = (earlier["account"], earlier["customer_ids"][self._rows.customer[first_row]],
                 event_attributes(self._event_object(first_row))) == (account, customer_id, attributes)
         return self._rows.seq[first_row] if same else 0  # a hash collision is not a duplicate
+
+    def _ledger(self, account: str) -> Ledger:
+        ledger = self._ledgers.get(account)
+        if ledger is None:
+            ledger = self._ledgers[account] = Ledger()
+        return ledger
 
     def _type_code(self, event_type: str) -> int:
         code = self._type_codes.get(event_type)
@@ -370,18 +399,25 @@ class EventStore:
     def _load_record(self, record: dict[str, Any], payload: bytes, line_offset: int) -> None:
         op = record["op"]
         if op == "batch":
-            encoded, attributes = encode_customers(record.pop("customers"))
-            rebuilt, offsets = batch_payload(record, encoded)
+            kind = KINDS[record.get("kind", EVENT.name)]
+            customers = record.pop("customers")
+            encoded, attributes = encode_customers(customers) if kind is EVENT else encode_records(kind, customers)
+            rebuilt, offsets = batch_payload(record, encoded, kind.items)
             if rebuilt != payload:
                 raise ValueError(f"journal record at byte {line_offset} does not re-encode to itself")
             self._index_batch(record, encoded, attributes, offsets, line_offset, payload)
             self._next_batch = max(self._next_batch, record["seq"] + 1)
-            self._next_event = max(self._next_event, record["first_event"] + len(offsets))
+            if kind is EVENT:
+                self._next_event = max(self._next_event, record["first_event"] + len(offsets))
+            else:
+                self._next_record[kind.name] = max(self._next_record[kind.name], record["first"] + len(offsets))
         elif op == "account":
             self._accounts.insert(record)
         elif op == "sequence":
             self._next_batch = max(self._next_batch, record["next_batch"])
             self._next_event = max(self._next_event, record["next_event"])
+            for name, next_record in record.get("next_records", {}).items():
+                self._next_record[KINDS[name].name] = max(self._next_record[name], next_record)
         else:  # written by a newer version, perhaps: dropping it silently would lose data
             raise ValueError(f"unknown record type {str(op)[:32]!r}")
 
@@ -402,7 +438,8 @@ class EventStore:
     def _reset_now(self, account: str | None) -> dict[str, int]:
         with self._lock:
             removed = [row for row, doc in enumerate(self._batches) if account in (None, doc["account"])]
-            counts = {"batches": len(removed), "events": sum(self._batches[row]["events"] for row in removed)}
+            counts = {"batches": len(removed), **{kind.plural: sum(self._batches[row].get(kind.plural, 0)
+                                                                   for row in removed) for kind in KINDS.values()}}
             if not removed:
                 return counts
             kept = [row for row, doc in enumerate(self._batches) if account not in (None, doc["account"])]
@@ -421,7 +458,8 @@ class EventStore:
             return counts
 
     def _surviving_records(self, kept_rows: list[int]) -> Iterator[bytes]:
-        yield orjson.dumps({"op": "sequence", "next_batch": self._next_batch, "next_event": self._next_event})
+        yield orjson.dumps({"op": "sequence", "next_batch": self._next_batch, "next_event": self._next_event,
+                            "next_records": self._next_record})
         if self._journal is not None:
             for doc in self._accounts.all():
                 yield orjson.dumps({"op": "account", **doc})
@@ -450,48 +488,183 @@ class EventStore:
         with self._lock:
             return len(self._rows)
 
-    def events(self, where: EventFilter, limit: int, offset: int, status_of: Callable[[float], str]) -> tuple[
+    def events(self, where: EventFilter, limit: int, offset: int, due: Due) -> tuple[
             list[dict[str, Any]], int]:
         """A page of stored events and the total; each `event` is an orjson.Fragment of the stored bytes,
         spliced into the answer as it is (no parsing and re-encoding of what is only passed on)."""
         with self._lock:
-            rows = self._matching_rows(where, status_of)
+            rows = self._matching_rows(where, due)
             matched = rows if isinstance(rows, Sequence) else list(rows)
-            page = [self._stored_event(row, status_of, raw=True) for row in matched[offset:offset + limit]]
+            page = [self._stored_event(row, due, raw=True) for row in matched[offset:offset + limit]]
             return page, len(matched)
 
-    def event(self, event_id: str, status_of: Callable[[float], str]) -> dict[str, Any] | None:
+    def event(self, event_id: str, due: Due) -> dict[str, Any] | None:
         """One stored event (with `event` as an orjson.Fragment), or None."""
         seq = _parse_id(event_id, EVENT_PREFIX)
         with self._lock:
             row = self._rows.row_of(seq) if seq is not None else None
-            return self._stored_event(row, status_of, raw=True) if row is not None else None
+            return self._stored_event(row, due, raw=True) if row is not None else None
 
     def customer_events(self, customer_id: str, account: str | None,
-                        status_of: Callable[[float], str]) -> list[dict[str, Any]]:
+                        due: Due) -> list[dict[str, Any]]:
         with self._lock:
-            return [self._stored_event(row, status_of) for row in self._customer_rows(customer_id, account)]
+            return [self._stored_event(row, due) for row in self._customer_rows(customer_id, account)]
 
     def customers(self, account: str | None, limit: int, offset: int) -> tuple[list[tuple[str, list[dict[str, Any]]]],
                                                                               int]:
-        """A page of (customer id, its events) in first-seen order, merged across accounts unless one is given."""
+        """A page of (customer id, its events) for every customer id known from any kind, events' first in
+        first-seen order, then the other kinds'; merged across accounts unless one is given."""
         with self._lock:
             keys: dict[str, list[int]] = {}
-            for acc, customer_id in self._by_customer:
+            for index in (self._by_customer, *(table.by_customer for table in self._tables.values())):
+                for acc, customer_id in index:
+                    if account in (None, acc):
+                        keys.setdefault(customer_id, [])
+            for (acc, customer_id), rows in self._by_customer.items():
                 if account in (None, acc):
-                    keys.setdefault(customer_id, []).extend(self._by_customer[(acc, customer_id)])
+                    keys[customer_id].extend(rows)
             page = list(islice(keys.items(), offset, offset + limit))
             events = [(customer_id, [self._event_object(row) for row in sorted(rows)]) for customer_id, rows in page]
             return events, len(keys)
 
-    def batches(self, account: str | None, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+    def batches(self, account: str | None, limit: int, offset: int,
+                kind: str | None = None) -> tuple[list[dict[str, Any]], int]:
         with self._lock:
-            docs = [doc for doc in self._batches if account in (None, doc["account"])]
+            docs = [doc for doc in self._batches
+                    if account in (None, doc["account"]) and kind in (None, doc.get("kind", EVENT.name))]
             return [_public_batch(doc) for doc in docs[offset:offset + limit]], len(docs)
 
-    def _matching_rows(self, where: EventFilter, status_of: Callable[[float], str]) -> Sequence[int] | Iterator[int]:
+    # -- reading the other kinds -----------------------------------------------------------------
+
+    def records(self, kind: Kind, where: RecordFilter, limit: int, offset: int,
+                due: Due) -> tuple[list[dict[str, Any]], int]:
+        """A page of stored records of a kind other than events, in receipt order, and the total; each
+        record is an orjson.Fragment of the stored bytes."""
+        with self._lock:
+            table = self._tables[kind.name]
+            rows = [row for row in self._record_candidates(table, kind, where)
+                    if self._record_matches(table, kind, row, where, due)]
+            return [self._stored_record(kind, row, due, raw=True) for row in rows[offset:offset + limit]], len(rows)
+
+    def record(self, kind: Kind, record_id: str, due: Due) -> dict[str, Any] | None:
+        seq = _parse_id(record_id, kind.prefix)
+        with self._lock:
+            row = self._tables[kind.name].row_of(seq) if seq is not None else None
+            return self._stored_record(kind, row, due, raw=True) if row is not None else None
+
+    def customer_records(self, kind: Kind, customer_id: str, account: str | None, due: Due) -> list[dict[str, Any]]:
+        """A customer's records of one kind, parsed, in receipt order (merged across accounts unless one is given)."""
+        with self._lock:
+            table = self._tables[kind.name]
+            rows = self._record_candidates(table, kind, RecordFilter(account=account, customer_id=customer_id))
+            return [self._stored_record(kind, row, due) for row in rows]
+
+    def count_records(self, kind: Kind) -> int:
+        with self._lock:
+            return len(self._rows) if kind is EVENT else len(self._tables[kind.name])
+
+    def tally(self, account: str | None, due: Due) -> Tally:
+        """Counts of stored records by kind and status, failures by reason, and which customers have
+        processed profiles, transactions and events: what the dry-run report says of the store.
+        Costs one pass over the batches (a batch's records share its status until they fail) and
+        over the failures, not over every record."""
+        tally = Tally()
+        with self._lock:
+            for row, doc in enumerate(self._batches):
+                if account in (None, doc["account"]):
+                    self._tally_batch(tally, row, doc, due(doc["account"], doc["at"]))
+            for name, table in self._tables.items():
+                self._tally_customers(tally, name, account, due)
+                for row, failure in table.failures.items():
+                    doc = self._batches[table.batch[row]]
+                    if account in (None, doc["account"]) and due(doc["account"], doc["at"]):
+                        tally.fail(name, failure, KINDS[name].prefix + str(table.seq[row]))
+            tally.duplicates = sum(1 for row in self._event_rows(account) if self._rows.duplicate_of[row])
+        return tally
+
+    def _tally_batch(self, tally: Tally, row: int, doc: dict[str, Any], processed: bool) -> None:
+        kind = KINDS[doc.get("kind", EVENT.name)]
+        count = doc[kind.plural]
+        tally.batches += 1
+        tally.accepted[kind.name] += count
+        (tally.processed if processed else tally.queued)[kind.name] += count
+        if processed and kind is EVENT:
+            tally.customers[kind.name].update((doc["account"], customer_id) for customer_id in doc["customer_ids"])
+
+    def _tally_customers(self, tally: Tally, name: str, account: str | None, due: Due) -> None:
+        """Customers with at least one processed record of a kind that did not fail."""
+        table, batches = self._tables[name], self._batches
+        rows = table.by_account.get(account, array("l")) if account is not None else range(len(table))
+        for row in rows:
+            doc = batches[table.batch[row]]
+            if row not in table.failures and due(doc["account"], doc["at"]):
+                tally.customers[name].add((doc["account"], doc["customer_ids"][table.customer[row]]))
+
+    def _event_rows(self, account: str | None) -> Sequence[int]:
+        return self._by_account.get(account, array("l")) if account is not None else range(len(self._rows))
+
+    def _record_candidates(self, table: RecordRows, kind: Kind, where: RecordFilter) -> Sequence[int]:
+        if where.customer_id is not None:
+            if where.account is not None:
+                return table.by_customer.get((where.account, where.customer_id), array("l"))
+            return sorted(row for (_, customer_id), rows in table.by_customer.items()
+                          if customer_id == where.customer_id for row in rows)
+        if where.batch_id is not None:
+            return self._record_batch_rows(table, kind, where.batch_id)
+        if where.account is not None:
+            return table.by_account.get(where.account, array("l"))
+        return range(len(table))
+
+    def _record_batch_rows(self, table: RecordRows, kind: Kind, batch_id: str) -> Sequence[int]:
+        seq = _parse_id(batch_id, BATCH_PREFIX)
+        doc = self._batch_docs.get(doc_id=seq) if seq is not None else None
+        if doc is None or doc.get("kind") != kind.name:
+            return range(0)
+        first = table.row_of(doc["first"])
+        return range(first, first + doc[kind.plural]) if first is not None else range(0)
+
+    def _record_matches(self, table: RecordRows, kind: Kind, row: int, where: RecordFilter, due: Due) -> bool:
+        doc = self._batches[table.batch[row]]
+        if where.account is not None and doc["account"] != where.account:
+            return False
+        if where.customer_id is not None and doc["customer_ids"][table.customer[row]] != where.customer_id:
+            return False
+        if where.batch_id is not None and BATCH_PREFIX + str(doc["seq"]) != where.batch_id:
+            return False
+        if where.status is not None and table.status(row, due(doc["account"], doc["at"])) != where.status:
+            return False
+        if where.members:
+            record = orjson.loads(self._record_bytes(table, row))
+            return all(record.get(name) == value for name, value in where.members)
+        return True
+
+    def _record_bytes(self, table: RecordRows, row: int) -> bytes:
+        offset, length = table.offset[row], table.length[row]
+        line = self._lines[table.batch[row]]
+        if line is not None:
+            return line[offset:offset + length]
+        assert self._journal is not None
+        return self._journal.read(offset, length)
+
+    def _stored_record(self, kind: Kind, row: int, due: Due, raw: bool = False) -> dict[str, Any]:
+        table = self._tables[kind.name]
+        doc = self._batches[table.batch[row]]
+        processed = due(doc["account"], doc["at"])
+        data = self._record_bytes(table, row)
+        return {
+            "id": kind.prefix + str(table.seq[row]),
+            "account": doc["account"],
+            "batch_id": BATCH_PREFIX + str(doc["seq"]),
+            "customer_id": doc["customer_ids"][table.customer[row]],
+            "received_at": doc["received_at"],
+            "status": table.status(row, processed),
+            "failure": table.failure(row, processed),
+            RECORD_MEMBER[kind.name]: orjson.Fragment(data) if raw else orjson.loads(data),
+        }
+
+    def _matching_rows(self, where: EventFilter, due: Due) -> Sequence[int] | Iterator[int]:
         candidates = self._candidates(where)
-        checks = self._checks(where, status_of)
+        checks = self._checks(where, due)
         if not checks:
             return candidates
         return (row for row in candidates if all(check(row) for check in checks))
@@ -520,10 +693,12 @@ class EventStore:
     def _batch_rows(self, batch_id: str) -> Sequence[int]:
         seq = _parse_id(batch_id, BATCH_PREFIX)
         doc = self._batch_docs.get(doc_id=seq) if seq is not None else None
+        if doc is not None and doc.get("kind", EVENT.name) != EVENT.name:
+            return range(0)
         first = self._rows.row_of(doc["first_event"]) if doc is not None else None
         return range(first, first + doc["events"]) if doc is not None and first is not None else range(0)
 
-    def _checks(self, where: EventFilter, status_of: Callable[[float], str]) -> list[Callable[[int], bool]]:
+    def _checks(self, where: EventFilter, due: Due) -> list[Callable[[int], bool]]:
         rows, batches = self._rows, self._batches
         checks: list[Callable[[int], bool]] = []
         if where.account is not None:
@@ -540,7 +715,7 @@ class EventStore:
             checks.append(lambda row: rows.purchase_hash[row] == wanted
                           and event_attributes(self._event_object(row))[1] == where.purchase_id)
         if where.status is not None:
-            checks.append(lambda row: status_of(batches[rows.batch[row]]["at"]) == where.status)
+            checks.append(lambda row: _event_status(batches[rows.batch[row]], due) == where.status)
         if where.duplicates is not None:
             checks.append(lambda row: bool(rows.duplicate_of[row]) == where.duplicates)
         return checks
@@ -557,7 +732,7 @@ class EventStore:
         event: dict[str, Any] = orjson.loads(self._event_bytes(row))
         return event
 
-    def _stored_event(self, row: int, status_of: Callable[[float], str], raw: bool = False) -> dict[str, Any]:
+    def _stored_event(self, row: int, due: Due, raw: bool = False) -> dict[str, Any]:
         doc = self._batches[self._rows.batch[row]]
         return {
             "id": EVENT_PREFIX + str(self._rows.seq[row]),
@@ -565,18 +740,40 @@ class EventStore:
             "batch_id": BATCH_PREFIX + str(doc["seq"]),
             "customer_id": doc["customer_ids"][self._rows.customer[row]],
             "received_at": doc["received_at"],
-            "status": status_of(doc["at"]),
+            "status": _event_status(doc, due),
+            "failure": None,
             "duplicate_of": EVENT_PREFIX + str(first) if (first := self._rows.duplicate_of[row]) else None,
             "event": orjson.Fragment(self._event_bytes(row)) if raw else self._event_object(row),
         }
 
 
-def _rows_of(index: dict[K, array[int]], key: K) -> array[int]:
-    """The rows of `key` in an index, a new empty array the first time (setdefault would build one every time)."""
-    rows = index.get(key)
-    if rows is None:
-        rows = index[key] = array("l")
-    return rows
+@dataclass
+class Tally:
+    """What store.tally counts; processed counts include the failed, which `fail` moves."""
+
+    batches: int = 0
+    accepted: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KINDS, 0))
+    processed: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KINDS, 0))
+    queued: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KINDS, 0))
+    failed: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KINDS, 0))
+    # (kind, reason) -> [count, example record ids]
+    failures: dict[tuple[str, str], tuple[list[int], list[str]]] = field(default_factory=dict)
+    duplicates: int = 0
+    # kind -> (account, customer id) with processed records of that kind that did not fail
+    customers: dict[str, set[tuple[str, str]]] = field(default_factory=lambda: {name: set() for name in KINDS})
+
+    def fail(self, kind: str, failure: Failure, record_id: str) -> None:
+        self.processed[kind] -= 1
+        self.failed[kind] += 1
+        count, examples = self.failures.setdefault((kind, failure.reason), ([0], []))
+        count[0] += 1
+        if len(examples) < MAX_EXAMPLES:
+            examples.append(record_id)
+
+
+def _event_status(doc: dict[str, Any], due: Due) -> str:
+    """Events never fail: QUEUED, then PROCESSED."""
+    return PROCESSED if due(doc["account"], doc["at"]) else QUEUED
 
 
 @contextlib.contextmanager
@@ -599,30 +796,51 @@ def batch_header(seq: int, first_event: int, account: str, received_at: float) -
             "at": received_at, "received_at": iso_time(received_at)}
 
 
-def batch_payload(header: dict[str, Any], customers: list[tuple[str, list[bytes]]]) -> tuple[bytes, list[int]]:
-    """The record's bytes and where each event starts in them.
+def record_batch_header(kind: Kind, seq: int, first: int, account: str, received_at: float) -> dict[str, Any]:
+    """The header of a batch of another kind than events (whose header, older, has no `kind`)."""
+    return {"op": "batch", "kind": kind.name, "seq": seq, "first": first, "account": account,
+            "at": received_at, "received_at": iso_time(received_at)}
 
-    Built by hand around orjson's encodings so event offsets are known without parsing; replay
-    rebuilds the record the same way from the parsed line and checks that the bytes are identical.
+
+def batch_payload(header: dict[str, Any], customers: list[tuple[str, list[bytes]]],
+                  items: str | None = EVENT.items) -> tuple[bytes, list[int]]:
+    """The record's bytes and where each of its records starts in them.
+
+    The customers are laid out as the request had them (kinds.py: `items` names the member that
+    holds a customer's records; None when the customer object is the record). Built by hand around
+    orjson's encodings so record offsets are known without parsing; replay rebuilds the record the
+    same way from the parsed line and checks that the bytes are identical.
     """
     parts = [orjson.dumps(header)[:-1], b',"customers":[']
     position = len(parts[0]) + len(parts[1])
     offsets: list[int] = []
-    for index, (customer_id, events) in enumerate(customers):
-        opening = b'%b{"id":%b,"events":[' % (b"," if index else b"", orjson.dumps(customer_id))
+    for index, (customer_id, records) in enumerate(customers):
+        separator = b"," if index else b""
+        opening = separator if items is None else b'%b{"id":%b,"%b":[' % (separator, orjson.dumps(customer_id),
+                                                                          items.encode())
         parts.append(opening)
         position += len(opening)
-        for number, event in enumerate(events):
+        for number, record in enumerate(records):
             if number:
                 parts.append(b",")
                 position += 1
             offsets.append(position)
-            parts.append(event)
-            position += len(event)
-        parts.append(b"]}")
-        position += 2
+            parts.append(record)
+            position += len(record)
+        if items is not None:
+            parts.append(b"]}")
+            position += 2
     parts.append(b"]}")
     return b"".join(parts), offsets
+
+
+def encode_records(kind: Kind, customers: Sequence[dict[str, Any]]) -> tuple[list[tuple[str, list[bytes]]],
+                                                                             list[list[Any]]]:
+    """For kinds other than events: each customer's id with its records encoded, and the records."""
+    records = [kind.records(customer) for customer in customers]
+    encoded = [(customer["id"], [orjson.dumps(record) for record in mine])
+               for customer, mine in zip(customers, records, strict=True)]
+    return encoded, records
 
 
 # What the indexes and duplicate detection need of an event: type, order.purchase_id, issued_at.
@@ -648,9 +866,15 @@ def event_attributes(event: dict[str, Any]) -> Attributes:
 
 
 def _public_batch(doc: dict[str, Any]) -> dict[str, Any]:
-    return {"id": BATCH_PREFIX + str(doc["seq"]), "account": doc["account"], "received_at": doc["received_at"],
-            "customers": len(doc["customer_ids"]), "events": doc["events"],
-            "first_event_id": EVENT_PREFIX + str(doc["first_event"])}
+    kind = KINDS[doc.get("kind", EVENT.name)]
+    public = {"id": BATCH_PREFIX + str(doc["seq"]), "kind": kind.name, "account": doc["account"],
+              "received_at": doc["received_at"], "customers": len(doc["customer_ids"]),
+              kind.plural: doc[kind.plural], "records": doc[kind.plural]}
+    if kind is EVENT:
+        public["first_event_id"] = EVENT_PREFIX + str(doc["first_event"])
+    else:
+        public["first_record_id"] = kind.prefix + str(doc["first"])
+    return public
 
 
 def _parse_id(text: str, prefix: str) -> int | None:

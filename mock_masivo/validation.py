@@ -1,4 +1,4 @@
-"""Validation of migrate-events bodies: the schema in schemas/ plus the batch rules. Pure, no I/O.
+"""Validation of migration bodies of every kind: its schema in schemas/ plus its batch rules. Pure, no I/O.
 
 The schema is compiled once with jsonschema-rs (two orders of magnitude faster than
 python-jsonschema here, with the same error paths; a differential test keeps them in step).
@@ -16,10 +16,12 @@ from typing import Any
 import jsonschema_rs
 
 from .errors import MAX_LISTED_VIOLATIONS, Violation
+from .kinds import EVENT, MAX_EVENTS_PER_BATCH, Kind, count_records
 from .schemafiles import load_schema
 
-MAX_EVENTS_PER_BATCH = 1000
-REQUEST_SCHEMA = "migrate-events.request.json"
+__all__ = ["MAX_EVENTS_PER_BATCH", "REQUEST_SCHEMA", "PayloadValidator", "Report", "count_events", "pointer"]
+
+REQUEST_SCHEMA = EVENT.schema  # the events schema, as round 1 named it
 
 
 @dataclass
@@ -36,20 +38,22 @@ class Report:
 
 
 class PayloadValidator:
-    """Checks a parsed body; `strict` turns unknown members of documented objects into violations."""
+    """Checks a parsed body of one kind; `strict` turns unknown members of documented objects into violations."""
 
-    def __init__(self, strict: bool = False) -> None:
-        schema = load_schema(REQUEST_SCHEMA)
+    def __init__(self, strict: bool = False, kind: Kind = EVENT) -> None:
+        schema = load_schema(kind.schema)
         self.strict = strict
+        self.kind = kind
         self._lenient = jsonschema_rs.validator_for(schema, validate_formats=True)
         self._closed = jsonschema_rs.validator_for(closed_schema(schema), validate_formats=True)
 
     def check(self, body: Any) -> Report:
+        rules = self.kind.batch_rules
         if self._closed.is_valid(body):  # the common case: one pass, nothing to report
-            return _with_batch_rules(Report(), body)
+            return _with_batch_rules(Report(), rules(body))
         if self.strict:
-            return _with_batch_rules(_collect(self._closed.iter_errors(body)), body)
-        report = _with_batch_rules(_collect(self._lenient.iter_errors(body)), body)
+            return _with_batch_rules(_collect(self._closed.iter_errors(body)), rules(body))
+        report = _with_batch_rules(_collect(self._lenient.iter_errors(body)), rules(body))
         if report.ok:
             report.warnings = _collect(self._closed.iter_errors(body)).violations
         return report
@@ -84,11 +88,10 @@ def _collect(errors: Iterator[Any]) -> Report:
     return Report(violations[:MAX_LISTED_VIOLATIONS], truncated)
 
 
-def _with_batch_rules(report: Report, body: Any) -> Report:
-    total = count_events(body)
-    if total > MAX_EVENTS_PER_BATCH:
-        message = f"the batch has {total} events in all; at most {MAX_EVENTS_PER_BATCH} are allowed"
-        report.violations.insert(0, Violation("/customers", message, "max_events_per_batch"))
+def _with_batch_rules(report: Report, broken: list[Violation]) -> Report:
+    """The batch rules' violations first (they say what is wrong with the batch as a whole), within the cap."""
+    if broken:
+        report.violations[:0] = broken
         if len(report.violations) > MAX_LISTED_VIOLATIONS:
             del report.violations[MAX_LISTED_VIOLATIONS:]
             report.truncated = True
@@ -97,14 +100,7 @@ def _with_batch_rules(report: Report, body: Any) -> Report:
 
 def count_events(body: Any) -> int:
     """Events summed over customers, counting only the parts shaped as the schema expects."""
-    customers = body.get("customers") if isinstance(body, dict) else None
-    if not isinstance(customers, list):
-        return 0
-    return sum(
-        len(customer["events"])
-        for customer in customers
-        if isinstance(customer, dict) and isinstance(customer.get("events"), list)
-    )
+    return count_records("events", body)
 
 
 def _violations(error: Any) -> list[Violation]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from typing import Any
 
 from starlette.requests import Request
@@ -14,15 +15,17 @@ from ..body import read_body, require_json
 from ..clock import iso_time
 from ..errors import InvalidParameter, InvalidRequestBody, NotFound, Violation
 from ..faults import parse_rule
+from ..kinds import KINDS, PROFILE, TRANSACTION, Kind
 from ..metrics import customer_metrics
 from ..parsing import parse_json
+from ..records import RecordFilter
 from ..responses import FastJSONResponse
 from ..store import DEFAULT_ACCOUNT, EventFilter
 from .masivo import BODY_TIMEOUT_SECONDS, services
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
-EVENT_STATUSES = ("QUEUED", "PROCESSED")
+STATUSES = ("QUEUED", "PROCESSED", "FAILED")  # events never fail: status=FAILED lists none
 CLOCK_END = 253_370_764_800  # 9999-01-01T00:00:00Z: metrics need next year's start, and datetime ends at 9999
 
 
@@ -52,9 +55,7 @@ async def health(request: Request) -> Response:
 
 async def list_events(request: Request) -> Response:
     found, params = services(request), request.query_params
-    status = params.get("status")
-    if status is not None and status not in EVENT_STATUSES:
-        raise InvalidParameter(f"query parameter 'status' must be one of {', '.join(EVENT_STATUSES)}")
+    status = _status(request)
     duplicates = params.get("duplicates")
     if duplicates is not None and duplicates not in ("true", "false"):
         raise InvalidParameter("query parameter 'duplicates' must be true or false")
@@ -62,40 +63,87 @@ async def list_events(request: Request) -> Response:
                         batch_id=params.get("batch_id"), purchase_id=params.get("purchase_id"), status=status,
                         duplicates=None if duplicates is None else duplicates == "true")
     limit, offset = _page(request)
-    data, total = found.store.events(where, limit, offset, found.status_of)
+    data, total = found.store.events(where, limit, offset, found.due)
     return _listing(data, total)
 
 
 async def get_event(request: Request) -> Response:
     found = services(request)
-    event = found.store.event(request.path_params["event_id"], found.status_of)
+    event = found.store.event(request.path_params["event_id"], found.due)
     if event is None:
         raise NotFound(f"no stored event has id {request.path_params['event_id'][:64]!r}")
     return FastJSONResponse({"data": event})
 
 
+def _status(request: Request) -> str | None:
+    status = request.query_params.get("status")
+    if status is not None and status not in STATUSES:
+        raise InvalidParameter(f"query parameter 'status' must be one of {', '.join(STATUSES)}")
+    return status
+
+
+def _list_records(request: Request, kind: Kind, members: tuple[str, ...]) -> Response:
+    found, params = services(request), request.query_params
+    where = RecordFilter(account=params.get("account"), customer_id=params.get("customer_id"),
+                         batch_id=params.get("batch_id"), status=_status(request),
+                         members=tuple((name, params[name]) for name in members if name in params))
+    limit, offset = _page(request)
+    data, total = found.store.records(kind, where, limit, offset, found.due)
+    return _listing(data, total)
+
+
+def _get_record(request: Request, kind: Kind) -> Response:
+    found, record_id = services(request), request.path_params["record_id"]
+    record = found.store.record(kind, record_id, found.due)
+    if record is None:
+        raise NotFound(f"no stored {kind.name} has id {record_id[:64]!r}")
+    return FastJSONResponse({"data": record})
+
+
+async def list_profiles(request: Request) -> Response:
+    return _list_records(request, PROFILE, ("email",))
+
+
+async def get_profile(request: Request) -> Response:
+    return _get_record(request, PROFILE)
+
+
+async def list_transactions(request: Request) -> Response:
+    return _list_records(request, TRANSACTION, ("type", "reward_id"))
+
+
+async def get_transaction(request: Request) -> Response:
+    return _get_record(request, TRANSACTION)
+
+
 async def list_customers(request: Request) -> Response:
     limit, offset = _page(request)
     found = services(request)
-    page, total = found.store.customers(request.query_params.get("account"), limit, offset)
-    now = found.clock.now()
-    data = [{"id": customer_id, "events": len(events), "metrics": customer_metrics(events, now)}
-            for customer_id, events in page]
+    account = request.query_params.get("account")
+    page, total = found.store.customers(account, limit, offset)
+    now = found.clock.now(account)
+    data = []
+    for customer_id, events in page:
+        profile, transactions = found.backend.customer_facts(customer_id, account)
+        data.append({"id": customer_id, "events": len(events), "metrics": customer_metrics(events, now),
+                     "profile": profile, "transactions": transactions})
     return _listing(data, total)
 
 
 async def get_customer(request: Request) -> Response:
     found, customer_id = services(request), request.path_params["customer_id"]
-    events = found.store.customer_events(customer_id, request.query_params.get("account"), found.status_of)
-    if not events:
-        raise NotFound(f"no events were received for customer {customer_id[:64]!r}")
-    metrics = customer_metrics((stored["event"] for stored in events), found.clock.now())
-    return JSONResponse({"data": {"id": customer_id, "events": events, "metrics": metrics}})
+    data = found.backend.inspected_customer(customer_id, request.query_params.get("account"))
+    if data is None:
+        raise NotFound(f"nothing was received for customer {customer_id[:64]!r}")
+    return FastJSONResponse({"data": data})
 
 
 async def list_batches(request: Request) -> Response:
     limit, offset = _page(request)
-    data, total = services(request).store.batches(request.query_params.get("account"), limit, offset)
+    kind = request.query_params.get("kind")
+    if kind is not None and kind not in KINDS:
+        raise InvalidParameter(f"query parameter 'kind' must be one of {', '.join(KINDS)}, got {kind[:32]!r}")
+    data, total = services(request).store.batches(request.query_params.get("account"), limit, offset, kind)
     return _listing(data, total)
 
 
@@ -118,11 +166,11 @@ async def create_account(request: Request) -> Response:
 
 async def reset(request: Request) -> Response:
     found, account = services(request), request.query_params.get("account")
-    if account is not None and account != DEFAULT_ACCOUNT and account not in found.store.account_ids():
-        raise NotFound(f"no account has id {account[:64]!r}")
+    _require_account(request, account)
     counts = await asyncio.to_thread(found.store.reset, account)
     counts["requests"] = found.requests.clear(account)
     found.limiter.forget(account)
+    found.clock.forget(account)
     return JSONResponse(counts)
 
 
@@ -133,27 +181,68 @@ async def _json_body(request: Request) -> Any:
     return value
 
 
-def _clock_state(request: Request) -> Response:
+def _clock_account(request: Request) -> str | None:
+    """The account whose clock a /_mock/clock call reads or moves (None: the server clock)."""
+    account = request.query_params.get("account")
+    _require_account(request, account)
+    return account
+
+
+def _require_account(request: Request, account: str | None) -> None:
+    if account is not None and account != DEFAULT_ACCOUNT and account not in services(request).store.account_ids():
+        raise NotFound(f"no account has id {account[:64]!r}")
+
+
+def _clock_state(request: Request, account: str | None) -> Response:
     clock = services(request).clock
-    return JSONResponse({"now": iso_time(clock.now()), "offset": clock.offset})
+    state: dict[str, Any] = {"now": iso_time(clock.now(account)), "offset": clock.offset(account)}
+    if account is not None:
+        state["account"] = account
+    return JSONResponse(state)
 
 
 async def get_clock(request: Request) -> Response:
-    return _clock_state(request)
+    return _clock_state(request, _clock_account(request))
 
 
 async def advance_clock(request: Request) -> Response:
-    body = await _json_body(request)
+    """{"advance": SECONDS} or {"to": DATE-TIME}: the server clock, or with ?account= one account's only."""
+    account = _clock_account(request)
+    clock = services(request).clock
+    now = clock.now(account)
+    seconds = _seconds_forward(await _json_body(request), now)
+    if now + seconds >= CLOCK_END:
+        raise InvalidRequestBody([Violation("/advance", "the clock cannot reach year 9999 (dates and calendar "
+                                          "periods around it would not be representable)", "maximum")])
+    clock.advance(seconds, account)
+    return _clock_state(request, account)
+
+
+def _seconds_forward(body: Any, now: float) -> float:
+    """How far a clock body moves the clock, or InvalidRequestBody saying what is wrong."""
+    if isinstance(body, dict) and set(body) == {"to"}:
+        target = _instant(body["to"])
+        if target < now:
+            raise InvalidRequestBody([Violation("/to", f"must not be before the clock's now ({iso_time(now)}): the "
+                                              "clock only moves forward", "minimum")])
+        return target - now
     advance = body.get("advance") if isinstance(body, dict) else None
     if not isinstance(body, dict) or set(body) != {"advance"} or not _is_seconds(advance):
         raise InvalidRequestBody([Violation("/advance", "send {\"advance\": SECONDS}, a number from 0 (the clock only "
-                                          "moves forward)", "type")])
-    clock = services(request).clock
-    if clock.now() + float(advance) >= CLOCK_END:  # type: ignore[arg-type]
-        raise InvalidRequestBody([Violation("/advance", "the server clock cannot reach year 9999 (dates and calendar "
-                                          "periods around it would not be representable)", "maximum")])
-    clock.advance(float(advance))  # type: ignore[arg-type]
-    return _clock_state(request)
+                                          "moves forward), or {\"to\": DATE-TIME}", "type")])
+    return float(advance)  # type: ignore[arg-type]
+
+
+def _instant(value: Any) -> float:
+    """An RFC 3339 date-time with a time zone, as a timestamp."""
+    try:
+        moment = datetime.fromisoformat(value) if isinstance(value, str) and len(value) <= 64 else None
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise InvalidRequestBody([Violation("/to", "must be an RFC 3339 date-time with a time zone, e.g. "
+                                          "2027-01-01T00:00:00Z", "format")])
+    return moment.timestamp()
 
 
 def _is_seconds(value: Any) -> bool:

@@ -189,8 +189,8 @@ def test_writers_readers_and_a_reset_never_see_or_leave_a_partial_batch(make_ser
 
 # -- the store's own threads, without HTTP ------------------------------------------------------------
 
-def processed(_at: float) -> str:
-    return "PROCESSED"
+def processed(_account: str, _at: float) -> bool:
+    return True
 
 
 def submit_many(store: EventStore, number: int, count: int, acked: dict[str, str], lock: threading.Lock) -> None:

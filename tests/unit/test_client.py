@@ -94,7 +94,7 @@ def test_health_reports_the_server(client: MockMasivoClient, http: httpx.Client)
 
 def test_reset_removes_everything(client: MockMasivoClient, http: httpx.Client) -> None:
     post_events(http, body(customers=2))
-    assert client.reset() == {"batches": 1, "events": 2, "requests": 1}
+    assert client.reset() == {"batches": 1, "profiles": 0, "transactions": 0, "events": 2, "requests": 1}
     assert client.events() == [] and client.requests() == [] and client.batches() == []
 
 
@@ -115,7 +115,7 @@ def test_scoped_client_sees_and_resets_only_its_account(server: MockMasivoServer
         assert [e["customer_id"] for e in mine.events()] == ["mine-0"]
         assert mine.customer("default-0") is None
         assert len(mine.batches()) == 1 and len(mine.requests()) == 1 and len(mine.customers()) == 1
-        assert mine.reset() == {"batches": 1, "events": 1, "requests": 1}
+        assert mine.reset() == {"batches": 1, "profiles": 0, "transactions": 0, "events": 1, "requests": 1}
         assert mine.events() == []
     assert [e["customer_id"] for e in client.events()] == ["default-0"]
 

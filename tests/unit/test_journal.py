@@ -28,8 +28,8 @@ from mock_masivo.store import EventFilter, EventStore
 BATCHES = 4  # records written by `written`: one batch each, the last one small
 
 
-def processed(_at: float) -> str:
-    return "PROCESSED"
+def processed(_account: str, _at: float) -> bool:
+    return True
 
 
 def listing(store: EventStore) -> list[dict[str, Any]]:

@@ -18,8 +18,8 @@ from mock_masivo.errors import StorageFull
 from mock_masivo.store import EventFilter, EventStore
 
 
-def processed(_at: float) -> str:
-    return "PROCESSED"
+def processed(_account: str, _at: float) -> bool:
+    return True
 
 
 def listing(store: EventStore, account: str | None = None) -> list[dict[str, Any]]:
@@ -83,7 +83,7 @@ def test_reset_sticks_after_reopen_and_ids_are_not_reused(opened: list[EventStor
     store = open_store(opened, data)
     add(store)
     add(store)
-    assert store.reset() == {"batches": 2, "events": 8}
+    assert store.reset() == {"batches": 2, "profiles": 0, "transactions": 0, "events": 8}
     assert listing(store) == []
     close(opened, store)
     again = open_store(opened, data)
@@ -110,7 +110,7 @@ def test_account_reset_removes_only_that_account_also_after_reopen(opened: list[
     add(store, account="acc_1", prefix="theirs-")
     add(store, prefix="mine-later-")
     kept = listing(store, "default")
-    assert store.reset("acc_1") == {"batches": 1, "events": 4}
+    assert store.reset("acc_1") == {"batches": 1, "profiles": 0, "transactions": 0, "events": 4}
     assert listing(store) == kept
     close(opened, store)
     again = open_store(opened, data)
@@ -182,7 +182,7 @@ def test_failed_reset_leaves_the_store_and_the_file_as_they_were(opened: list[Ev
     assert sorted(path.name for path in data.iterdir()) == [JOURNAL_FILE, "lock"]  # no tmp left behind
     add(store, prefix="after-")  # appends still work and go to the live file
     monkeypatch.undo()
-    assert store.reset() == {"batches": 2, "events": 8}
+    assert store.reset() == {"batches": 2, "profiles": 0, "transactions": 0, "events": 8}
     close(opened, store)
     assert listing(open_store(opened, data)) == []
 
