@@ -43,8 +43,17 @@ class MockMasivoClient:
         """Stored events matching the filters (customer_id, type, batch_id, purchase_id, status), in receipt order."""
         return self._all("/_mock/events", filters)
 
+    def profiles(self, **filters: Any) -> list[dict[str, Any]]:
+        """Stored customer profiles matching the filters (customer_id, email, batch_id, status), in receipt order."""
+        return self._all("/_mock/profiles", filters)
+
+    def transactions(self, **filters: Any) -> list[dict[str, Any]]:
+        """Stored transactions matching the filters (customer_id, type, reward_id, batch_id, status), in receipt order."""
+        return self._all("/_mock/transactions", filters)
+
     def customer(self, customer_id: str) -> dict[str, Any] | None:
-        """The customer with its events and metrics, or None when nothing was received for it."""
+        """The customer with its events, metrics, profile, wallet and transactions, or None when nothing
+        was received for it."""
         response = self._http.get(f"/_mock/customers/{quote(customer_id, safe='')}", params=self._scoped({}))
         if response.status_code == 404:
             return None
@@ -53,8 +62,9 @@ class MockMasivoClient:
     def customers(self) -> list[dict[str, Any]]:
         return self._all("/_mock/customers", {})
 
-    def batches(self) -> list[dict[str, Any]]:
-        return self._all("/_mock/batches", {})
+    def batches(self, **filters: Any) -> list[dict[str, Any]]:
+        """Accepted batches (filter kind="profile", "transaction" or "event"), oldest first."""
+        return self._all("/_mock/batches", filters)
 
     def requests(self, **filters: Any) -> list[dict[str, Any]]:
         """The request journal (every call to a Masivo route), oldest first; filter with status=422.
@@ -76,12 +86,17 @@ class MockMasivoClient:
     # -- realism ---------------------------------------------------------------------------------
 
     def clock(self) -> dict[str, Any]:
-        """The server clock: {"now": RFC 3339, "offset": seconds}."""
-        return _json(self._http.get("/_mock/clock"))
+        """The clock: {"now": RFC 3339, "offset": seconds}; this account's when scoped, else the server's."""
+        return _json(self._http.get("/_mock/clock", params=self._scoped({})))
 
-    def advance_clock(self, seconds: float) -> dict[str, Any]:
-        """Move the server clock forward (token expiry, rate limits, processing delay): no sleeping."""
-        return _json(self._http.post("/_mock/clock", json={"advance": seconds}))
+    def advance_clock(self, seconds: float | None = None, to: str | None = None) -> dict[str, Any]:
+        """Move the clock forward by `seconds`, or to the instant `to` (token expiry, rate limits, processing
+        delay, metrics periods): no sleeping. Scoped: only this account's clock moves; unscoped: the
+        server clock, which every account follows."""
+        if (seconds is None) == (to is None):
+            raise TypeError("advance_clock takes seconds or to=DATE-TIME, not both")
+        body = {"advance": seconds} if to is None else {"to": to}
+        return _json(self._http.post("/_mock/clock", json=body, params=self._scoped({})))
 
     def add_fault(self, **rule: Any) -> dict[str, Any]:
         """Add a fault rule (status, delay_ms, drop, times, probability, seed, path, method, account).

@@ -46,9 +46,10 @@ class MasivoMock:
     """What a test sees: the server's URLs, its own account's credentials, and a client scoped to it.
 
     Every MockMasivoClient method is available and scoped to the account: events(**filters),
-    customer(id), customers(), batches(), requests(**filters), reset(), assert_received(...),
-    assert_no_rejections(), wait_for_events(count, timeout), advance_clock(seconds), add_fault(**rule),
-    clear_faults().
+    profiles(**filters), transactions(**filters), customer(id), customers(), batches(**filters),
+    requests(**filters), reset(), assert_received(...), assert_no_rejections(),
+    wait_for_events(count, timeout), clock(), advance_clock(seconds or to=...) (this account's clock
+    only: other tests on the same server keep their time), add_fault(**rule), clear_faults().
     """
 
     def __init__(self, url: str, account: dict[str, str], client: MockMasivoClient) -> None:

@@ -53,3 +53,41 @@ def with_change(payload: dict[str, Any], pointer: str, value: Any) -> dict[str, 
 
 
 REMOVE = object()
+
+
+CUSTOMERS_PATH = "/api/storefront/v1/customers/migrate"
+TRANSACTIONS_PATH = "/api/storefront/v1/customers/migrate/transactions"
+REWARD = "3c90c3cc-0d44-4b50-8888-8dd25736052a"
+
+
+def example(name: str) -> dict[str, Any]:
+    """One of Masivo's published example bodies in tests/data (customers, transactions)."""
+    loaded: dict[str, Any] = json.loads((SEED.parent / f"masivo-{name}-example.json").read_text(encoding="utf-8"))
+    return loaded
+
+
+def profile(customer_id: str, balance: dict[str, float] | None = None, **changes: Any) -> dict[str, Any]:
+    """A valid customer profile; `balance` maps reward ids to amounts (one balance line each)."""
+    base: dict[str, Any] = {"id": customer_id, "name": f"Customer {customer_id}", "email": f"{customer_id}@example.com"}
+    if balance is not None:
+        base["balance"] = [{"reward_id": reward, "amount": amount} for reward, amount in balance.items()]
+    base.update(changes)
+    return base
+
+
+def transaction(amount: float, reward_id: str = REWARD, **changes: Any) -> dict[str, Any]:
+    """A valid ACCUMULATION (REDEMPTION when the amount is negative) of `reward_id`."""
+    base: dict[str, Any] = {"type": "ACCUMULATION" if amount >= 0 else "REDEMPTION", "amount": amount,
+                            "reward_id": reward_id, "issued_at": "2026-11-20T10:00:00Z"}
+    base.update(changes)
+    return base
+
+
+def profiles_body(*profiles: dict[str, Any]) -> dict[str, Any]:
+    return {"customers": list(profiles)}
+
+
+def transactions_body(by_customer: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """{"customers": [{"id", "transactions"}]} from customer id -> transactions."""
+    return {"customers": [{"id": customer_id, "transactions": transactions}
+                          for customer_id, transactions in by_customer.items()]}

@@ -1,8 +1,9 @@
 """Kill loop: SIGKILL a real `mock-masivo serve` under concurrent writers, restart it, and check the journal.
 
-Invariant after every restart: every batch answered 201 is stored whole (its X-Mock-Batch-Id lists
-exactly the events sent), and every stored batch is whole, acknowledged or not (a batch can be
-durable before its 201 reaches the client).
+Writers send batches of all three kinds (profiles, transactions, events). Invariant after every
+restart: every batch answered 201 is stored whole (its X-Mock-Batch-Id lists exactly the records
+sent), and every stored batch is whole, acknowledged or not (a batch can be durable before its 201
+reaches the client).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 from conftest import JSON_AUTH, MIGRATE
-from payloads import event
+from payloads import CUSTOMERS_PATH, TRANSACTIONS_PATH, event, profile, transaction
 from processes import ServerProcess, fetch_all
 
 # -- writers ----------------------------------------------------------------------------------------
@@ -36,11 +37,20 @@ class Ledger:
             return len(self.acked)
 
 
-def tagged_batch(tag: str, rng: random.Random, max_customers: int) -> tuple[dict[str, Any], int]:
-    """A valid batch whose customer ids all start with `tag`, and its number of events."""
-    customers = [{"id": f"{tag}-c{index}", "events": [event(n) for n in range(rng.randint(1, 3))]}
-                 for index in range(rng.randint(1, max_customers))]
-    return {"customers": customers}, sum(len(customer["events"]) for customer in customers)
+# Where each kind's stored records are listed.
+LISTINGS = ("/_mock/events", "/_mock/profiles", "/_mock/transactions")
+
+
+def tagged_batch(tag: str, rng: random.Random, max_customers: int) -> tuple[str, dict[str, Any], int]:
+    """A valid batch of a random kind whose customer ids all start with `tag`: its path, body and record count."""
+    ids = [f"{tag}-c{index}" for index in range(rng.randint(1, max_customers))]
+    path = rng.choice((MIGRATE, CUSTOMERS_PATH, TRANSACTIONS_PATH))
+    if path == CUSTOMERS_PATH:
+        return path, {"customers": [profile(customer_id) for customer_id in ids]}, len(ids)
+    items = "events" if path == MIGRATE else "transactions"
+    make = event if path == MIGRATE else transaction
+    customers = [{"id": customer_id, items: [make(n) for n in range(rng.randint(1, 3))]} for customer_id in ids]
+    return path, {"customers": customers}, sum(len(customer[items]) for customer in customers)
 
 
 def write_until_failure(url: str, name: str, ledger: Ledger, seed: int, max_customers: int) -> None:
@@ -49,11 +59,11 @@ def write_until_failure(url: str, name: str, ledger: Ledger, seed: int, max_cust
     with httpx.Client(base_url=url, timeout=10) as client:
         for number in range(10_000):
             tag = f"{name}-n{number}"
-            payload, events = tagged_batch(tag, rng, max_customers)
+            path, payload, records = tagged_batch(tag, rng, max_customers)
             with ledger.changed:
-                ledger.sent[tag] = events
+                ledger.sent[tag] = records
             try:
-                response = client.post(MIGRATE, json=payload, headers=JSON_AUTH)
+                response = client.post(path, json=payload, headers=JSON_AUTH)
             except httpx.TransportError:
                 return  # the server was killed
             with ledger.changed:
@@ -76,16 +86,16 @@ def tag_of(customer_id: str) -> str:
 def check_store(url: str, ledger: Ledger) -> int:
     """Every acknowledged batch is present and whole; every stored batch is whole. Returns the batches stored."""
     with httpx.Client(base_url=url, timeout=30) as client:
-        events = fetch_all(client, "/_mock/events")
+        records = [stored for path in LISTINGS for stored in fetch_all(client, path)]
         batches = fetch_all(client, "/_mock/batches")
-    counts = Counter(stored["batch_id"] for stored in events)
+    counts = Counter(stored["batch_id"] for stored in records)
     tags: dict[str, set[str]] = defaultdict(set)
-    for stored in events:
+    for stored in records:
         tags[stored["batch_id"]].add(tag_of(stored["customer_id"]))
-    assert {batch["id"]: batch["events"] for batch in batches} == dict(counts)
+    assert {batch["id"]: batch["records"] for batch in batches} == dict(counts)
     for batch_id, count in counts.items():
         [tag] = tags[batch_id]  # one batch, one writer's request
-        assert count == ledger.sent[tag], f"{batch_id} ({tag}) is partial: {count} of {ledger.sent[tag]} events"
+        assert count == ledger.sent[tag], f"{batch_id} ({tag}) is partial: {count} of {ledger.sent[tag]} records"
     missing = {batch_id: tag for batch_id, tag in ledger.acked.items() if tags.get(batch_id) != {tag}}
     assert not missing, f"acknowledged batches lost after a crash: {missing}"
     stored_tags = [tag for batch_tags in tags.values() for tag in batch_tags]

@@ -326,3 +326,25 @@ def test_loading_the_plugin_does_not_import_the_server_stack() -> None:
     probe = f"import sys, mock_masivo.pytest_plugin; print(sorted(m for m in {heavy!r} if m in sys.modules))"
     output = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60)
     assert output.stdout.strip() == "[]"
+
+
+def test_advance_clock_in_one_test_never_moves_another_tests_clock(user_project: pytest.Pytester) -> None:
+    user_project.makepyfile(test_clock='''
+        import httpx
+        from masivo_helpers import migrate, purchase
+
+        def test_first_moves_its_clock_a_day(masivo_mock):
+            before = masivo_mock.clock()["offset"]
+            assert masivo_mock.advance_clock(86400)["offset"] == before + 86400
+
+        def test_second_still_has_the_servers_time(masivo_mock):
+            assert masivo_mock.clock()["offset"] == 0
+            token = httpx.get(masivo_mock.base_url + "/auth/authorize",
+                              headers={"x-api-key": masivo_mock.api_key}).json()["data"]
+            masivo_mock.advance_clock(3601)
+            assert migrate(masivo_mock, {"c": [purchase("p")]}, token=token).status_code == 401
+
+        def test_third_moves_to_an_instant(masivo_mock):
+            assert masivo_mock.advance_clock(to="2099-01-01T00:00:00Z")["now"].startswith("2099-01-01T00:00:0")
+    ''')
+    user_project.runpytest("-p", "no:randomly").assert_outcomes(passed=3)

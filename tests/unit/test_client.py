@@ -234,7 +234,8 @@ def test_client_moves_the_clock_and_manages_faults_scoped_to_its_account() -> No
         account = admin.new_account()
         with MockMasivoClient(server.url, account=account["id"]) as scoped:
             assert scoped.advance_clock(30)["offset"] == 30
-            assert admin.clock()["offset"] == 30
+            assert scoped.clock()["offset"] == 30
+            assert admin.clock()["offset"] == 0  # a scoped client moves its own account's clock only
             rule = scoped.add_fault(status=500, times=1)
             assert rule["account"] == account["id"]
             admin.add_fault(status=502, account="someone-else")
