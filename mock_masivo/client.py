@@ -48,7 +48,7 @@ class MockMasivoClient:
         return self._all("/_mock/profiles", filters)
 
     def transactions(self, **filters: Any) -> list[dict[str, Any]]:
-        """Stored transactions matching the filters (customer_id, type, reward_id, batch_id, status), in receipt order."""
+        """Stored transactions matching the filters (customer_id, type, reward_id, batch_id, status), oldest first."""
         return self._all("/_mock/transactions", filters)
 
     def customer(self, customer_id: str) -> dict[str, Any] | None:
