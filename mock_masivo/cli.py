@@ -131,8 +131,11 @@ def _print_banner(settings: Settings, port: int) -> None:
 @click.argument("paths", nargs=-1, required=True)
 @click.option("--strict", is_flag=True, help="Report unknown members of documented objects as violations.")
 @click.option("--jsonl", is_flag=True, help="Read every file as one body per line.")
-def validate(paths: tuple[str, ...], strict: bool, jsonl: bool) -> None:
+@click.option("--kind", type=click.Choice(["events", "customers", "transactions"]), default=None,
+              help="The endpoint the bodies are for (default: told from each body's shape, and said).")
+def validate(paths: tuple[str, ...], strict: bool, jsonl: bool, kind: str | None) -> None:
     """Check payload files offline: .json holds one body, .jsonl one per line, - reads stdin."""
     from .offline import validate_paths
 
-    sys.exit(validate_paths(paths, strict=strict, jsonl=jsonl, out=click.echo, err=lambda m: click.echo(m, err=True)))
+    sys.exit(validate_paths(paths, strict=strict, jsonl=jsonl, out=click.echo, err=lambda m: click.echo(m, err=True),
+                            kind=kind))

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import sys
+from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .errors import BadRequest
+from .kinds import EVENT, PROFILE, TRANSACTION, Kind, count_records
 from .parsing import parse_object
-from .validation import PayloadValidator, count_events
+from .validation import PayloadValidator
+
+# --kind's words: what users call each body (Masivo's endpoints), and the record kind it migrates.
+KIND_WORDS = {"events": EVENT, "customers": PROFILE, "transactions": TRANSACTION}
 
 EXIT_VALID, EXIT_VIOLATIONS, EXIT_USAGE = 0, 1, 2
 
@@ -19,25 +25,45 @@ class Tally:
     bodies: int = 0
     invalid: int = 0
     violations: int = 0
-    events: int = 0
+    records: Counter[str] = field(default_factory=Counter)  # by the kind's plural: events, profiles, ...
+
+    def checked(self) -> str:
+        return ", ".join(f"{count} {plural}" for plural, count in self.records.items()) or "0 events"
 
 
 def validate_paths(paths: tuple[str, ...], strict: bool, jsonl: bool,
-                   out: Callable[[str], None], err: Callable[[str], None]) -> int:
-    """Print one line per violation and a summary; return the exit code."""
-    validator, tally = PayloadValidator(strict=strict), Tally()
+                   out: Callable[[str], None], err: Callable[[str], None], kind: str | None = None) -> int:
+    """Print one line per violation and a summary; return the exit code. `kind` is a KIND_WORDS key; without
+    it, each body's kind is told from its shape, and each file says which kinds were assumed."""
+    validators = {word: PayloadValidator(strict=strict, kind=chosen) for word, chosen in KIND_WORDS.items()}
+    tally = Tally()
     for path in paths:
         try:
             bodies = list(_bodies(path, jsonl or path.endswith(".jsonl")))
         except OSError as exc:
             err(f"{path}: cannot read: {exc.strerror}")
             return EXIT_USAGE
+        assumed: Counter[str] = Counter()
         for where, raw in bodies:
-            for line in _check(validator, raw, tally):
+            for line in _check(validators, kind, raw, tally, assumed):
                 out(f"{where}: {line}")
+        if assumed:
+            told = ", ".join(f"{count} as {word}" for word, count in assumed.items())
+            out(f"{path}: checked {told} (told from each body's shape; --kind chooses)")
     verdict = "all valid" if not tally.invalid else f"{tally.invalid} invalid"
-    out(f"{tally.bodies} bodies, {tally.events} events checked: {verdict}, {tally.violations} violation(s)")
+    out(f"{tally.bodies} bodies, {tally.checked()} checked: {verdict}, {tally.violations} violation(s)")
     return EXIT_VIOLATIONS if tally.invalid else EXIT_VALID
+
+
+def tell_kind(body: Any) -> str:
+    """The KIND_WORDS key of a body: a customer entry with `events` is events, with `transactions`
+    transactions, otherwise customers (profiles)."""
+    customers = body.get("customers") if isinstance(body, dict) else None
+    first = customers[0] if isinstance(customers, list) and customers and isinstance(customers[0], dict) else {}
+    for word in ("events", "transactions"):
+        if word in first:
+            return word
+    return "customers"
 
 
 def _bodies(path: str, per_line: bool) -> Iterator[tuple[str, bytes]]:
@@ -50,7 +76,8 @@ def _bodies(path: str, per_line: bool) -> Iterator[tuple[str, bytes]]:
             yield f"{path}:{number}", line
 
 
-def _check(validator: PayloadValidator, raw: bytes, tally: Tally) -> list[str]:
+def _check(validators: dict[str, PayloadValidator], kind: str | None, raw: bytes, tally: Tally,
+           assumed: Counter[str]) -> list[str]:
     tally.bodies += 1
     try:
         body = parse_object(raw)
@@ -58,8 +85,13 @@ def _check(validator: PayloadValidator, raw: bytes, tally: Tally) -> list[str]:
         tally.invalid += 1
         tally.violations += 1
         return [f"/: {exc.details}"]
+    if kind is None:
+        kind = tell_kind(body)
+        assumed[kind] += 1
+    validator = validators[kind]
     report = validator.check(body)
-    tally.events += count_events(body)
+    chosen: Kind = validator.kind
+    tally.records[chosen.plural] += count_records(chosen.items, body)
     if report.ok:
         return []
     tally.invalid += 1

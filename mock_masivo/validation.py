@@ -22,6 +22,7 @@ from .schemafiles import load_schema
 __all__ = ["MAX_EVENTS_PER_BATCH", "REQUEST_SCHEMA", "PayloadValidator", "Report", "count_events", "pointer"]
 
 REQUEST_SCHEMA = EVENT.schema  # the events schema, as round 1 named it
+FORMAT_HINTS = {"date-time": "(RFC 3339, e.g. 2023-11-07T05:31:56Z)", "email": "address (e.g. ana@example.com)"}
 
 
 @dataclass
@@ -121,7 +122,7 @@ def _message(rule: str, kind: Any, instance: Any) -> str:
     if rule == "enum":
         return f"must be one of {', '.join(map(str, kind.options))}"
     if rule == "format":
-        return f"must be a valid {kind.format} (RFC 3339, e.g. 2023-11-07T05:31:56Z)"
+        return f"must be a valid {kind.format} {FORMAT_HINTS.get(kind.format, '')}".rstrip()
     if rule == "minLength" and kind.limit == 1:
         return "must not be empty"
     if rule in ("minLength", "maxLength"):

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 from click.testing import CliRunner
-from payloads import body, event, masivo_example
+from payloads import body, event, example, masivo_example
 
 from mock_masivo import cli
 from mock_masivo.settings import Settings
@@ -172,3 +172,28 @@ def test_validate_reports_the_batch_event_limit(tmp_path: Path) -> None:
     result = validate([str(path)])
     assert result.exit_code == 1
     assert f"{path}: /customers: the batch has 1002 events in all; at most 1000 are allowed" in result.output
+
+
+def test_validate_tells_each_bodys_kind_and_says_which_it_assumed(tmp_path: Path) -> None:
+    path = tmp_path / "migration.jsonl"
+    bad_profile = {"customers": [{"id": "a", "email": "nope"}]}
+    path.write_text("\n".join(json.dumps(item) for item in (
+        example("customers"), example("transactions"), body(), bad_profile)) + "\n")
+    result = validate([str(path)])
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert lines == [
+        f"{path}:4: /customers/0/email: must be a valid email address (e.g. ana@example.com)",
+        f"{path}: checked 2 as customers, 1 as transactions, 1 as events (told from each body's shape; --kind chooses)",
+        "4 bodies, 2 profiles, 1 transactions, 1 events checked: 1 invalid, 1 violation(s)"]
+
+
+def test_validate_kind_checks_every_body_against_that_endpoints_schema(tmp_path: Path) -> None:
+    path = tmp_path / "customers.json"
+    path.write_text(json.dumps(example("customers")))
+    assert validate([str(path), "--kind", "customers"]).exit_code == 0
+    as_events = validate([str(path), "--kind", "events"])
+    assert as_events.exit_code == 1
+    assert f"{path}: /customers/0: missing required member 'events'" in as_events.output
+    assert "told from" not in as_events.output
+    assert validate([str(path), "--kind", "profiles"]).exit_code == 2  # a usage error lists the choices
