@@ -169,6 +169,8 @@ class EventStore:
         self._type_codes: dict[str, int] = {}
         self._first_by_key: dict[int, int] = {}  # duplicate-key hash -> row of the first copy
         self._tables = {name: RecordRows() for name in RECORD_KINDS}  # the other kinds' records
+        self._replayed_seq = 0  # the last batch loaded, and where each kind's numbers got to: for _check_in_order
+        self._replayed_ends = dict.fromkeys(KINDS, 1)
         self._ledgers: dict[str, Ledger] = {}  # per account: what processing made of its records so far
 
     @property
@@ -364,6 +366,23 @@ class EventStore:
                 event_attributes(self._event_object(first_row))) == (account, customer_id, attributes)
         return self._rows.seq[first_row] if same else 0  # a hash collision is not a duplicate
 
+    def _check_in_order(self, kind: Kind, header: dict[str, Any]) -> None:
+        """A batch record read back must be what this store wrote: fields of the right types, and batch
+        and record numbers increasing (a duplicated or moved line would list records twice or lose them)."""
+        seq = _whole(header["seq"], "seq")
+        first = _whole(header["first_event" if kind is EVENT else "first"], "first record number")
+        _require(isinstance(header["account"], str) and isinstance(header["received_at"], str),
+                 "account and received_at must be strings")
+        at = header["at"]
+        _require(isinstance(at, int | float) and not isinstance(at, bool) and 0 <= at < MAX_TIME,
+                 f"at must be seconds since 1970 before year 9999, got {str(at)[:32]!r}")
+        _require(seq > self._replayed_seq, f"batch {seq} follows batch {self._replayed_seq}: a line is repeated "
+                 "or out of order")
+        _require(first >= self._replayed_ends[kind.name], f"its first {kind.name} number {first} was already "
+                 f"used (up to {self._replayed_ends[kind.name] - 1}): a line is repeated or out of order")
+        self._replayed_seq = seq
+        self._replayed_ends[kind.name] = first + sum(len(kind.records(customer)) for customer in header["customers"])
+
     def _ledger(self, account: str) -> Ledger:
         ledger = self._ledgers.get(account)
         if ledger is None:
@@ -400,6 +419,7 @@ class EventStore:
         op = record["op"]
         if op == "batch":
             kind = KINDS[record.get("kind", EVENT.name)]
+            self._check_in_order(kind, record)
             customers = record.pop("customers")
             encoded, attributes = encode_customers(customers) if kind is EVENT else encode_records(kind, customers)
             rebuilt, offsets = batch_payload(record, encoded, kind.items)
@@ -412,12 +432,14 @@ class EventStore:
             else:
                 self._next_record[kind.name] = max(self._next_record[kind.name], record["first"] + len(offsets))
         elif op == "account":
+            for name in ("id", "api_key", "token"):
+                _require(isinstance(record[name], str), f"account {name} must be a string")
             self._accounts.insert(record)
         elif op == "sequence":
-            self._next_batch = max(self._next_batch, record["next_batch"])
-            self._next_event = max(self._next_event, record["next_event"])
+            self._next_batch = max(self._next_batch, _whole(record["next_batch"], "next_batch"))
+            self._next_event = max(self._next_event, _whole(record["next_event"], "next_event"))
             for name, next_record in record.get("next_records", {}).items():
-                self._next_record[KINDS[name].name] = max(self._next_record[name], next_record)
+                self._next_record[KINDS[name].name] = max(self._next_record[name], _whole(next_record, name))
         else:  # written by a newer version, perhaps: dropping it silently would lose data
             raise ValueError(f"unknown record type {str(op)[:32]!r}")
 
@@ -769,6 +791,22 @@ class Tally:
         count[0] += 1
         if len(examples) < MAX_EXAMPLES:
             examples.append(record_id)
+
+
+MAX_NUMBER = 2**53  # batch and record numbers stay exact as JSON numbers everywhere
+MAX_TIME = 253_402_300_800  # 10000-01-01T00:00:00Z
+
+
+def _whole(value: Any, name: str) -> int:
+    _require(isinstance(value, int) and not isinstance(value, bool) and 1 <= value < MAX_NUMBER,
+             f"{name} must be a whole number from 1 to 2**53, got {str(value)[:32]!r}")
+    return int(value)
+
+
+def _require(condition: bool, problem: str) -> None:
+    """A journal record that this store could not have written: replay stops with the problem."""
+    if not condition:
+        raise ValueError(problem)
 
 
 def _event_status(doc: dict[str, Any], due: Due) -> str:
