@@ -5,8 +5,10 @@ no storage layout (the store lists records); time comes from the account's clock
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -37,6 +39,21 @@ class Backend:
         self.store = store
         self.clock = clock
         self.processing_delay = processing_delay
+        self._clock_lock = threading.Lock()
+
+    def advance_clock(self, seconds: float, account: str | None) -> Future[int]:
+        """Move a clock forward and keep its offset; the future resolves once that is durable. Under
+        one lock, so that the journal keeps the offsets in the order the clock took them."""
+        with self._clock_lock:
+            self.clock.advance(seconds, account)
+            kept = self.store.submit_clock(account, self.clock.own(account))
+        kept.add_done_callback(lambda done: self._undo_advance(done, seconds, account))
+        return kept
+
+    def _undo_advance(self, kept: Future[int], seconds: float, account: str | None) -> None:
+        if kept.exception() is not None:  # not kept (disk full): the clock does not move either
+            with self._clock_lock:
+                self.clock.advance(-seconds, account)
 
     def due(self, account: str, at: float) -> bool:
         """Whether what `account` accepted at `at` (its clock) has been processed: --processing-delay later."""

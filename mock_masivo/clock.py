@@ -44,6 +44,20 @@ class Clock:
         """Seconds this clock is ahead of the wall clock (the server's, or one account's)."""
         return self._offset + self._accounts.get(account, 0.0) if account is not None else self._offset
 
+    def own(self, account: str | None = None) -> float:
+        """The offset a clock adds by itself: the server's, or an account's beyond the server's."""
+        return self._accounts.get(account, 0.0) if account is not None else self._offset
+
+    def furthest(self) -> float:
+        """The largest offset of any clock: what an advance of the server clock must keep in range."""
+        return self._offset + max(self._accounts.values(), default=0.0)
+
+    def restore(self, offsets: dict[str | None, float]) -> None:
+        """Offsets as kept by the store across a restart (None: the server clock's)."""
+        with self._lock:
+            self._offset = offsets.get(None, 0.0)
+            self._accounts = {account: offset for account, offset in offsets.items() if account is not None}
+
     def now(self, account: str | None = None) -> float:
         return time.time() + self.offset(account)
 

@@ -50,8 +50,10 @@ class Services:
         auth.add(DEFAULT_ACCOUNT, settings.api_keys, settings.tokens)
         for account in store.accounts():
             auth.add(account["id"], (account["api_key"],), (account["token"],))
+        clock = Clock()
+        clock.restore(store.clock_offsets())
         return cls(settings, store, auth, BatchChecker(settings.strict, settings.parse_workers), owns_store,
-                   RequestLog(settings.journal_size), RateLimiter(settings.rate_limit))
+                   RequestLog(settings.journal_size), RateLimiter(settings.rate_limit), clock)
 
     def due(self, account: str, at: float) -> bool:
         """Whether a record the account accepted at `at` has been processed (Backend.due)."""

@@ -145,6 +145,7 @@ class EventStore:
         self._next_batch = 1
         self._next_event = 1
         self._next_record = {name: 1 for name in RECORD_KINDS}
+        self._clocks: dict[str | None, float] = {}  # the clocks' offsets (None: the server's), kept by reset
         if self._datadir is not None:
             try:
                 self._journal = Journal(self._datadir.journal_path, fsync=fsync)
@@ -241,6 +242,21 @@ class EventStore:
                 self._accounts.insert(record)
 
         return self._write(payload, apply)
+
+    def submit_clock(self, account: str | None, offset: float) -> Future[int]:
+        """Keep a clock's own offset (the server's, or an account's beyond it) across restarts."""
+        record = {"op": "clock", "account": account, "offset": offset}
+
+        def apply(_offset: int) -> None:
+            with self._lock:
+                self._clocks[account] = offset
+
+        return self._write(orjson.dumps(record), apply)
+
+    def clock_offsets(self) -> dict[str | None, float]:
+        """The clocks' offsets as last kept: None is the server clock's."""
+        with self._lock:
+            return dict(self._clocks)
 
     def _write(self, payload: bytes, apply: Callable[[int], None]) -> Future[int]:
         if self._journal is not None:
@@ -435,6 +451,12 @@ class EventStore:
             for name in ("id", "api_key", "token"):
                 _require(isinstance(record[name], str), f"account {name} must be a string")
             self._accounts.insert(record)
+        elif op == "clock":
+            account, offset = record["account"], record["offset"]
+            _require(account is None or isinstance(account, str), "a clock's account must be a string or null")
+            _require(isinstance(offset, int | float) and not isinstance(offset, bool) and 0 <= offset < MAX_TIME,
+                     f"a clock's offset must be seconds from 0, got {str(offset)[:32]!r}")
+            self._clocks[account] = offset
         elif op == "sequence":
             self._next_batch = max(self._next_batch, _whole(record["next_batch"], "next_batch"))
             self._next_event = max(self._next_event, _whole(record["next_event"], "next_event"))
@@ -462,8 +484,11 @@ class EventStore:
             removed = [row for row, doc in enumerate(self._batches) if account in (None, doc["account"])]
             counts = {"batches": len(removed), **{kind.plural: sum(self._batches[row].get(kind.plural, 0)
                                                                    for row in removed) for kind in KINDS.values()}}
-            if not removed:
+            forgotten = [clock for clock in self._clocks if clock is not None and account in (None, clock)]
+            if not removed and not forgotten:
                 return counts
+            for clock in forgotten:  # resetting an account resets its clock; a full reset, every account's
+                del self._clocks[clock]
             kept = [row for row, doc in enumerate(self._batches) if account not in (None, doc["account"])]
             records = list(self._surviving_records(kept))
             accounts = list(self._accounts.all())
@@ -485,6 +510,8 @@ class EventStore:
         if self._journal is not None:
             for doc in self._accounts.all():
                 yield orjson.dumps({"op": "account", **doc})
+        for clock, offset in self._clocks.items():
+            yield orjson.dumps({"op": "clock", "account": clock, "offset": offset})
         for row in kept_rows:
             yield self._batch_payload(row)
 

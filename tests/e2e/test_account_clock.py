@@ -100,3 +100,35 @@ def test_resetting_an_account_resets_its_clock(http: httpx.Client) -> None:
     http.post("/_mock/clock", params={"account": ana["id"]}, json={"advance": 99})
     http.post("/_mock/reset", params={"account": ana["id"]})
     assert clock(http, ana["id"])["offset"] == 0
+
+
+def test_clocks_survive_a_restart_and_an_accounts_reset_clock_stays_reset(make_server: Any) -> None:
+    first: MockMasivoServer = make_server()
+    with client_for(first.url) as http:
+        ana, bea = new_account(http), new_account(http)
+        http.post("/_mock/clock", json={"advance": 100})
+        http.post("/_mock/clock", params={"account": ana["id"]}, json={"advance": 50})
+        http.post("/_mock/clock", params={"account": bea["id"]}, json={"advance": 7})
+        http.post("/_mock/reset", params={"account": bea["id"]})
+        token = http.get("/auth/authorize", headers={"x-api-key": ana["api_key"]}).json()["data"]
+    data = first.settings.data
+    first.stop()
+    second: MockMasivoServer = make_server(data=data)
+    with client_for(second.url) as http:
+        assert (clock(http)["offset"], clock(http, ana["id"])["offset"], clock(http, bea["id"])["offset"]) == (
+            100, 150, 100)
+        headers = {**JSON_AUTH, "Authorization": f"Bearer {token}"}  # issued at the account's time: still valid
+        assert http.post(MIGRATE, json=body(), headers=headers).status_code == 201
+
+
+def test_no_clock_may_come_within_a_year_of_9999(http: httpx.Client) -> None:
+    ana = new_account(http)
+    to_mid_9997 = {"to": "9997-06-01T00:00:00Z"}
+    assert http.post("/_mock/clock", params={"account": ana["id"]}, json=to_mid_9997).status_code == 200
+    refused = http.post("/_mock/clock", params={"account": ana["id"]}, json={"to": "9998-01-01T00:00:00Z"})
+    assert refused.status_code == 422 and refused.json()["errors"][0]["rule"] == "maximum"
+    # the server clock carries every account along: it may not push ana's past the limit either
+    assert http.post("/_mock/clock", json={"advance": 366 * 86400}).status_code == 422
+    assert http.post("/_mock/clock", json={"advance": 86400}).status_code == 200
+    headers = {"Authorization": f"Bearer {ana['token']}"}
+    assert http.get("/api/storefront/v1/customers/nobody/transactions", headers=headers).status_code == 404
