@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .requestlog import facts
 from .responses import fault_response, internal_error_response
+from .runreport import endpoint_of
 
 if TYPE_CHECKING:
     from .faults import FaultRule
@@ -54,8 +55,11 @@ class MasivoMiddleware:
             raise
         finally:
             duration_ms = round((time.perf_counter() - started) * 1000, 3)
-            self.services.requests.record(self.services.clock.now(), scope["method"], scope["path"], status or None,
-                                          noted, duration_ms)
+            found = self.services
+            call = found.requests.record(found.clock.now(), scope["method"], scope["path"], status or None, noted,
+                                         duration_ms)
+            route = scope.get("route")
+            found.report.add(call, endpoint_of(scope["method"], route.path if route is not None else scope["path"]))
 
     async def _delay_or_fault(self, scope: Scope, receive: Receive, send: Send) -> None:
         found = self.services

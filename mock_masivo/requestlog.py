@@ -68,9 +68,11 @@ class RequestLog:
         self._lock = threading.Lock()
 
     def record(self, at: float, method: str, path: str, status: int | None, noted: CallFacts,
-               duration_ms: float) -> None:
+               duration_ms: float) -> Call:
         with self._lock:
-            self._calls.append(Call(next(self._numbers), at, method, path, status, noted, duration_ms))
+            call = Call(next(self._numbers), at, method, path, status, noted, duration_ms)
+            self._calls.append(call)
+            return call
 
     def calls(self, account: str | None = None, status: int | None = None) -> list[Call]:
         """Matching calls, oldest first."""

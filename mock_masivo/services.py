@@ -16,6 +16,7 @@ from .errors import Unauthorized
 from .faults import FaultBook
 from .ratelimit import RateLimiter
 from .requestlog import RequestLog
+from .runreport import RunReport
 from .settings import Settings
 from .store import DEFAULT_ACCOUNT, EventStore
 
@@ -31,6 +32,7 @@ class Services:
     limiter: RateLimiter
     clock: Clock = field(default_factory=Clock)
     faults: FaultBook = field(default_factory=FaultBook)
+    report: RunReport = field(default_factory=RunReport)
     backend: Backend = field(init=False)
 
     def __post_init__(self) -> None:

@@ -158,6 +158,22 @@ async def list_requests(request: Request) -> Response:
     return _listing([call.as_dict() for call in calls[offset:offset + limit]], len(calls))
 
 
+async def report(request: Request) -> Response:
+    """The dry-run report: what the store holds (durable) and what this run's requests were (in memory)."""
+    found, account = services(request), request.query_params.get("account")
+    _require_account(request, account)
+    records = await asyncio.to_thread(found.backend.summary, account)
+    sections = found.report.sections(account)
+    return FastJSONResponse({"data": {"requests": sections["requests"], **_accepted_first(records),
+                                      "violations": sections["violations"], "failures": records["failures"],
+                                      "duplicates": records["duplicates"], "customers": records["customers"],
+                                      "timeline": sections["timeline"]}})
+
+
+def _accepted_first(records: dict[str, Any]) -> dict[str, Any]:
+    return {name: records[name] for name in ("accepted", "processed", "failed", "queued")}
+
+
 async def create_account(request: Request) -> Response:
     found = services(request)
     account_id, api_key, token = new_credential("acc"), new_credential("key"), new_credential("tok")
@@ -171,6 +187,7 @@ async def reset(request: Request) -> Response:
     _require_account(request, account)
     counts = await asyncio.to_thread(found.store.reset, account)
     counts["requests"] = found.requests.clear(account)
+    found.report.clear(account)
     found.limiter.forget(account)
     found.clock.forget(account)
     return JSONResponse(counts)
