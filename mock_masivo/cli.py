@@ -1,4 +1,5 @@
-"""`mock-masivo serve | validate`: a thin click layer over Settings, the app and the validator.
+"""`mock-masivo serve | validate | report`: a thin click layer over Settings, the app, the
+validator and the report.
 
 Every serve flag has a `MOCK_MASIVO_<FLAG>` variable, read by `Settings.from_env`; a flag given on
 the command line replaces it.
@@ -139,3 +140,31 @@ def validate(paths: tuple[str, ...], strict: bool, jsonl: bool, kind: str | None
 
     sys.exit(validate_paths(paths, strict=strict, jsonl=jsonl, out=click.echo, err=lambda m: click.echo(m, err=True),
                             kind=kind))
+
+
+@main.command()
+@click.option("--url", default="http://127.0.0.1:8642", show_default=True,
+              help="The running mock-masivo server to ask.")
+@click.option("--account", help="Report one account only (default: every account).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON instead of tables.")
+def report(url: str, account: str | None, as_json: bool) -> None:
+    """Print the dry-run report of a running server: what was accepted, refused and why."""
+    import httpx
+
+    from .reporttext import render
+
+    try:
+        answer = httpx.get(f"{url.rstrip('/')}/_mock/report", params={"account": account} if account else None,
+                           timeout=60)
+    except httpx.HTTPError as exc:
+        raise click.UsageError(f"cannot reach the server at --url {url}: {exc}") from None
+    if answer.status_code != 200:
+        details = answer.json().get("details", answer.text) if _is_json(answer) else answer.text[:200]
+        message = f"the server at --url {url} answered {answer.status_code}: {details}"
+        raise click.UsageError(message + (" (check --account)" if answer.status_code == 404 and account else ""))
+    data = answer.json()["data"]
+    click.echo(answer.text if as_json else render(data, account))
+
+
+def _is_json(answer: Any) -> bool:
+    return bool(answer.headers.get("content-type", "").startswith("application/json"))

@@ -3,13 +3,16 @@ however small --journal-size is; records by kind and status; processing failures
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
+from click.testing import CliRunner
 from conftest import AUTH, JSON_AUTH, client_for, post_events
 from payloads import CUSTOMERS_PATH, body, event, profile, profiles_body, with_change
 
 from mock_masivo import MockMasivoServer
+from mock_masivo.cli import main
 
 BAD_DATE = "not a date"
 
@@ -92,3 +95,24 @@ def test_an_unknown_account_is_a_404(http: httpx.Client) -> None:
     answer = http.get("/_mock/report", params={"account": "acc_nobody"})
     assert answer.status_code == 404 and "acc_nobody" in answer.json()["details"]
     assert http.get("/_mock/report", headers=AUTH).status_code == 200
+
+
+def test_the_cli_prints_the_report_as_tables_and_as_json(server: MockMasivoServer, http: httpx.Client) -> None:
+    assert post_events(http, bad_batch()).status_code == 422
+    assert post_events(http, body()).status_code == 201
+    printed = CliRunner().invoke(main, ["report", "--url", server.url])
+    assert printed.exit_code == 0, printed.output
+    lines = printed.output.splitlines()
+    assert lines[2] == "Requests: 2 (201: 1, 422: 1)"
+    assert "event               1          1       0       0" in lines
+    violation = next(line for line in lines if "/customers/*/events/*/issued_at" in line)
+    assert violation.split()[:5] == ["2", "1", "POST", "/customers/migrate/events", "format"]
+    as_json = CliRunner().invoke(main, ["report", "--url", server.url, "--json"])
+    assert json.loads(as_json.output)["data"] == report(http)
+
+
+def test_the_cli_names_the_flag_when_the_server_or_account_is_wrong(server: MockMasivoServer) -> None:
+    unknown = CliRunner().invoke(main, ["report", "--url", server.url, "--account", "acc_nobody"])
+    assert unknown.exit_code == 2 and "--account" in unknown.output and "acc_nobody" in unknown.output
+    closed = CliRunner().invoke(main, ["report", "--url", "http://127.0.0.1:9"])
+    assert closed.exit_code == 2 and "cannot reach the server at --url http://127.0.0.1:9" in closed.output
