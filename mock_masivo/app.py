@@ -16,6 +16,7 @@ from starlette.routing import BaseRoute, Mount, Route, Router
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .errors import MockError
+from .guard import SiteGuard
 from .kinds import KINDS
 from .middleware import RAW_SEND, MasivoMiddleware
 from .openapi import build_openapi
@@ -40,13 +41,18 @@ class MockMasivoApp(Starlette):
     batch. The route table serves the same path too, for everything else: 405s, a root_path.
     """
 
-    def __init__(self, direct: dict[str, ASGIApp], **options: Any) -> None:
+    def __init__(self, direct: dict[str, ASGIApp], guard: SiteGuard, **options: Any) -> None:
         super().__init__(**options)
         self.direct = direct
+        self.guard = guard
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
+            return
+        refused = self.guard.refusal(scope)
+        if refused is not None:
+            await refused(scope, receive, send)
             return
         state = scope.setdefault("state", {})
         state[RAW_SEND] = send
@@ -67,8 +73,11 @@ class MockMasivoApp(Starlette):
             del state[RAW_SEND]
 
 
-def create_app(settings: Settings | None = None, store: EventStore | None = None) -> Starlette:
-    """The ASGI app. Opens (and later closes) its own store unless one is given."""
+def create_app(settings: Settings | None = None, store: EventStore | None = None, *,
+               served: bool = False) -> Starlette:
+    """The ASGI app. Opens (and later closes) its own store unless one is given. `served`: on a socket
+    (serve, MockMasivoServer), so the Host check applies; in process (an ASGI transport) no other
+    web page can reach it, and the client's base URL may name any host."""
     found = Services.build(settings or Settings(memory=True), store)
     openapi = build_openapi()
 
@@ -92,7 +101,7 @@ def create_app(settings: Settings | None = None, store: EventStore | None = None
     direct: dict[str, ASGIApp] = {prefix + path: MasivoMiddleware(migrate, found)
               for path, migrate in migrations.items() for prefix in ("", MASIVO_BASE_PATH)}
     app = MockMasivoApp(
-        direct=direct, routes=routes, lifespan=lifespan,
+        direct=direct, guard=SiteGuard(found.settings, check_host=served), routes=routes, lifespan=lifespan,
         exception_handlers={MockError: _mock_error, HTTPException: _http_error, Exception: _unexpected_error})
     # A trailing slash is a 404 like any unknown path: a redirect would not carry a POST's body, and an
     # id ending in an encoded "/" would be redirected to another id.

@@ -50,6 +50,9 @@ def main() -> None:
 @click.option("--latency-ms", type=int, help="Delay added to every Masivo-route answer (default 0).")
 @click.option("--parse-workers", type=int,
               help="Processes that parse and validate batches, to use more cores in a big dry run (default 0).")
+@click.option("--allowed-host", "allowed_hosts", multiple=True,
+              help="A host name the server answers to besides IP addresses, localhost and --host (repeatable; "
+                   "e.g. a docker-compose service name). [env: MOCK_MASIVO_ALLOWED_HOST, comma-separated]")
 def serve(**given: Any) -> None:
     """Run the server until interrupted."""
     settings = _settings(given)
@@ -89,7 +92,7 @@ def run(settings: Settings) -> None:
 
     logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s:     %(message)s")
     try:
-        app = create_app(settings)
+        app = create_app(settings, served=True)
     except (DataDirError, CorruptJournal, OSError) as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(2)

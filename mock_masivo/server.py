@@ -145,7 +145,7 @@ class MockMasivoServer:
 
         self.app = None
         try:
-            self.app = create_app(self.settings)
+            self.app = create_app(self.settings, served=True)
         except (DataDirError, CorruptJournal, OSError) as exc:
             raise ServerStartError(f"cannot start mock-masivo: {exc}") from exc
         # log_config=None: no dictConfig of the host process's logging; uvicorn's records propagate (to caplog).

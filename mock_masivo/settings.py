@@ -22,7 +22,7 @@ RATE_LIMIT_MODES = ("off", "dev", "prod")
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 
 # Variables are named after the CLI flags: --api-key is MOCK_MASIVO_API_KEY.
-_FLAG_NAMES = {"api_keys": "api_key", "tokens": "token"}
+_FLAG_NAMES = {"api_keys": "api_key", "tokens": "token", "allowed_hosts": "allowed_host"}
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off", ""})
 
@@ -51,6 +51,8 @@ class Settings:
     processing_delay: float = 0.0  # seconds an accepted event stays QUEUED on the server clock
     latency_ms: int = 0  # added before every answer of a Masivo-compatible route
     parse_workers: int = 0  # processes that parse and validate batches (0: in the server's own process)
+    # Host names the server answers to besides IP addresses, localhost and --host (DNS rebinding guard).
+    allowed_hosts: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.memory and self.data is not None:

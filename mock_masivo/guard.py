@@ -1,0 +1,86 @@
+"""Keeps other web pages out: a Host the server does not answer to, and cross-site state changes.
+
+A page the developer visits elsewhere can make the browser send requests here. With DNS rebinding
+(attacker.example resolving to 127.0.0.1) it can even read the answers, so a request whose Host is a
+name the server was not told about is refused. An IP address or `localhost` cannot be rebound. A
+cross-site POST (a form) cannot read the answer but can change state, so state changes on `/_mock`
+from another site, or from a page of another origin, are refused too. The Masivo routes need a
+credential header, which another site cannot send without a CORS preflight this server never grants.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from urllib.parse import urlsplit
+
+from starlette.responses import JSONResponse
+from starlette.types import Scope
+
+from .settings import Settings
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+CROSS_SITE = frozenset({b"cross-site", b"same-site"})
+ANY_INTERFACE = frozenset({"0.0.0.0", "::", ""})
+
+
+class SiteGuard:
+    def __init__(self, settings: Settings, check_host: bool = True) -> None:
+        self.check_host = check_host
+        names = {name.lower().rstrip(".") for name in settings.allowed_hosts}
+        if settings.host not in ANY_INTERFACE:
+            names.add(settings.host.lower())
+        self.names = frozenset(names | {"localhost"})
+
+    def refusal(self, scope: Scope) -> JSONResponse | None:
+        """The answer refusing this request, or None when it may go on."""
+        host = origin = site = None
+        for name, value in scope["headers"]:
+            if name == b"host":
+                host = value
+            elif name == b"origin":
+                origin = value
+            elif name == b"sec-fetch-site":
+                site = value
+        if self.check_host and host is not None and not self.allows(host.decode("latin-1")):
+            return _refuse(400, "Host not allowed",
+                           f"this server does not answer to the name in Host: {host.decode('latin-1')[:100]!r}; "
+                           "add it with --allowed-host or MOCK_MASIVO_ALLOWED_HOST (e.g. a docker-compose "
+                           "service name)")
+        if scope["method"] in SAFE_METHODS or not scope["path"].startswith("/_mock"):
+            return None
+        if site in CROSS_SITE or (origin is not None and not _same_origin(origin, host)):
+            return _refuse(403, "Cross-site request refused",
+                           "a page of another site or origin may not change this server's state; call /_mock "
+                           "from your tests, scripts or the server's own page (/_mock/ui)")
+        return None
+
+    def allows(self, host: str) -> bool:
+        """Whether a Host header names this server: an IP address, localhost, or a name it was given."""
+        name = _without_port(host).lower().rstrip(".")
+        if name in self.names or name.endswith(".localhost"):
+            return True
+        try:
+            ipaddress.ip_address(name.strip("[]") if name.startswith("[") else name)
+        except ValueError:
+            return False
+        return True
+
+
+def _without_port(host: str) -> str:
+    if host.startswith("["):  # [::1]:8642
+        return host[: host.find("]") + 1] if "]" in host else host
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def _same_origin(origin: bytes, host: bytes | None) -> bool:
+    """Whether an Origin header names this server as the Host header does (scheme aside)."""
+    if origin == b"null" or host is None:
+        return False
+    try:
+        return urlsplit(origin.decode("latin-1")).netloc.lower() == host.decode("latin-1").lower()
+    except ValueError:
+        return False
+
+
+def _refuse(status: int, title: str, details: str) -> JSONResponse:
+    return JSONResponse({"error": title, "details": details}, status_code=status, headers={"Connection": "close"})
