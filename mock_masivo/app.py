@@ -136,6 +136,7 @@ def _inspection_routes() -> list[BaseRoute]:
         Route("/_mock/customers/{customer_id:path}", inspect.get_customer, methods=["GET"]),
         Route("/_mock/batches", inspect.list_batches, methods=["GET"]),
         Route("/_mock/requests", inspect.list_requests, methods=["GET"]),
+        Route("/_mock/requests/{request_id}", inspect.get_request, methods=["GET"]),
         Route("/_mock/report", inspect.report, methods=["GET"]),
         Route("/_mock/accounts", inspect.create_account, methods=["POST"]),
         Route("/_mock/reset", inspect.reset, methods=["POST"]),

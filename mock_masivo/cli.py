@@ -50,6 +50,9 @@ def main() -> None:
 @click.option("--latency-ms", type=int, help="Delay added to every Masivo-route answer (default 0).")
 @click.option("--parse-workers", type=int,
               help="Processes that parse and validate batches, to use more cores in a big dry run (default 0).")
+@click.option("--refused-bodies-bytes", type=int,
+              help="Memory for the bodies of refused requests kept in the request journal, oldest dropped first "
+                   "(default 67108864, 64 MiB).")
 @click.option("--allowed-host", "allowed_hosts", multiple=True,
               help="A host name the server answers to besides IP addresses, localhost and --host (repeatable; "
                    "e.g. a docker-compose service name). [env: MOCK_MASIVO_ALLOWED_HOST, comma-separated]")

@@ -57,7 +57,7 @@ class MasivoMiddleware:
             duration_ms = round((time.perf_counter() - started) * 1000, 3)
             found = self.services
             call = found.requests.record(found.clock.now(), scope["method"], scope["path"], status or None, noted,
-                                         duration_ms)
+                                         duration_ms, scope["headers"])
             route = scope.get("route")
             found.report.add(call, endpoint_of(scope["method"], route.path if route is not None else scope["path"]))
 

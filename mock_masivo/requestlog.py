@@ -1,8 +1,10 @@
 """The request journal: every call to a Masivo-compatible route, kept in memory (newest N), and the
-facts each call's handlers note for its entry."""
+facts each call's handlers note for its entry. A refused call keeps its body (its first
+KEPT_BODY_BYTES) while the bodies kept fit --refused-bodies-bytes: the oldest are dropped first."""
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import threading
 from collections import deque
@@ -16,6 +18,8 @@ from .clock import iso_time
 
 FACTS = "mock_masivo.facts"
 NO_ITEMS: tuple[Any, ...] = ()
+KEPT_BODY_BYTES = 64 * 1024
+MASKED_HEADERS = frozenset({b"authorization", b"x-api-key", b"cookie", b"proxy-authorization"})
 
 
 @dataclass(slots=True)
@@ -31,6 +35,7 @@ class CallFacts:
     warnings: Sequence[dict[str, str]] = NO_ITEMS
     fault: str | None = None
     headers: Mapping[str, str] = field(default_factory=dict)  # X-RateLimit-*, for every answer
+    body: bytes | None = None  # of a refused batch, until the request log drops it
 
 
 def facts(scope: Scope) -> CallFacts:
@@ -53,6 +58,7 @@ class Call:
     status: int | None
     facts: CallFacts
     duration_ms: float
+    headers: Sequence[tuple[bytes, bytes]] = NO_ITEMS  # as received: the ASGI scope's list, not a copy
 
     def as_dict(self) -> dict[str, Any]:
         return {"id": f"req_{self.number}", "at": iso_time(self.at), "method": self.method, "path": self.path,
@@ -60,19 +66,49 @@ class Call:
                 "errors": list(self.facts.errors), "warnings": list(self.facts.warnings), "fault": self.facts.fault,
                 "duration_ms": self.duration_ms}
 
+    def in_full(self) -> dict[str, Any]:
+        """as_dict, with the request's headers (credentials masked) and a refused call's body."""
+        body = self.facts.body
+        return {**self.as_dict(),
+                "headers": [[name.decode("latin-1"), "***" if name in MASKED_HEADERS else value.decode("latin-1")]
+                            for name, value in self.headers],
+                "body": None if body is None else body.decode("utf-8", "replace"),
+                "body_truncated": body is not None and len(body) == KEPT_BODY_BYTES}
+
 
 class RequestLog:
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, body_budget: int = 64 * 1024 * 1024) -> None:
         self._calls: deque[Call] = deque(maxlen=size)
         self._numbers = itertools.count(1)
         self._lock = threading.Lock()
+        self._body_budget = body_budget
+        self._bodies: deque[Call] = deque()  # calls that keep a body, oldest first
+        self._body_bytes = 0
 
     def record(self, at: float, method: str, path: str, status: int | None, noted: CallFacts,
-               duration_ms: float) -> Call:
+               duration_ms: float, headers: Sequence[tuple[bytes, bytes]] = NO_ITEMS) -> Call:
         with self._lock:
-            call = Call(next(self._numbers), at, method, path, status, noted, duration_ms)
+            call = Call(next(self._numbers), at, method, path, status, noted, duration_ms, headers)
+            if len(self._calls) == self._calls.maxlen and self._calls[0].facts.body is not None:
+                self._drop_oldest_body()  # it leaves the log with its call
             self._calls.append(call)
+            if noted.body is not None:
+                self._bodies.append(call)
+                self._body_bytes += len(noted.body)
+                while self._body_bytes > self._body_budget:
+                    self._drop_oldest_body()
             return call
+
+    def _drop_oldest_body(self) -> None:
+        oldest = self._bodies.popleft()
+        assert oldest.facts.body is not None
+        self._body_bytes -= len(oldest.facts.body)
+        oldest.facts.body = None
+
+    def call(self, number: int) -> Call | None:
+        with self._lock:
+            at = bisect.bisect_left(self._calls, number, key=lambda call: call.number)
+            return self._calls[at] if at < len(self._calls) and self._calls[at].number == number else None
 
     def calls(self, account: str | None = None, status: int | None = None) -> list[Call]:
         """Matching calls, oldest first."""
@@ -86,4 +122,6 @@ class RequestLog:
             removed = len(self._calls) - len(kept)
             self._calls.clear()
             self._calls.extend(kept)
+            self._bodies = deque(call for call in self._bodies if account not in (None, call.facts.account))
+            self._body_bytes = sum(len(call.facts.body or b"") for call in self._bodies)
             return removed

@@ -55,7 +55,7 @@ class Services:
         clock = Clock()
         clock.restore(store.clock_offsets())
         return cls(settings, store, auth, BatchChecker(settings.strict, settings.parse_workers), owns_store,
-                   RequestLog(settings.journal_size), RateLimiter(settings.rate_limit), clock)
+                   RequestLog(settings.journal_size, settings.refused_bodies_bytes), RateLimiter(settings.rate_limit), clock)
 
     def due(self, account: str, at: float) -> bool:
         """Whether a record the account accepted at `at` has been processed (Backend.due)."""

@@ -51,13 +51,14 @@ class Settings:
     processing_delay: float = 0.0  # seconds an accepted event stays QUEUED on the server clock
     latency_ms: int = 0  # added before every answer of a Masivo-compatible route
     parse_workers: int = 0  # processes that parse and validate batches (0: in the server's own process)
+    refused_bodies_bytes: int = 64 * 1024 * 1024  # bodies of refused requests the request log keeps
     # Host names the server answers to besides IP addresses, localhost and --host (DNS rebinding guard).
     allowed_hosts: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.memory and self.data is not None:
             raise SettingsError("--data and --memory exclude each other: pick one")
-        for name in ("token_ttl", "max_body_bytes", "journal_size"):
+        for name in ("token_ttl", "max_body_bytes", "journal_size", "refused_bodies_bytes"):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{name} must be at least 1, got {getattr(self, name)}")
         if not 0 <= self.parse_workers <= 64:

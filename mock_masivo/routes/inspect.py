@@ -158,6 +158,17 @@ async def list_requests(request: Request) -> Response:
     return _listing([call.as_dict() for call in calls[offset:offset + limit]], len(calls))
 
 
+async def get_request(request: Request) -> Response:
+    """One request journal entry in full: its headers (credentials masked) and a refused call's body."""
+    request_id = request.path_params["request_id"]
+    number = request_id.removeprefix("req_")
+    call = services(request).requests.call(int(number)) if number.isascii() and number.isdigit() and \
+        len(number) < 19 else None
+    if call is None:
+        raise NotFound(f"no request {request_id[:64]!r} in the request journal (it keeps the newest --journal-size)")
+    return FastJSONResponse({"data": call.in_full()})
+
+
 async def report(request: Request) -> Response:
     """The dry-run report: what the store holds (durable) and what this run's requests were (in memory)."""
     found, account = services(request), request.query_params.get("account")

@@ -15,7 +15,7 @@ from ..backend import TransactionQuery
 from ..body import read_body, require_json
 from ..errors import InvalidParameter, MockError, NotFound, Unauthorized
 from ..kinds import Kind
-from ..requestlog import CallFacts, facts
+from ..requestlog import KEPT_BODY_BYTES, CallFacts, facts
 from ..responses import FastJSONResponse, error_response
 from ..services import Services
 from ..store import StoredBatch
@@ -70,7 +70,11 @@ class MigrateBatch:
             noted.headers = allowance.headers()
         require_json(headers)
         raw = await read_body(headers, receive, found.settings.max_body_bytes, BODY_TIMEOUT_SECONDS)
-        checked = await found.checker.check(raw, self.kind)
+        try:
+            checked = await found.checker.check(raw, self.kind)
+        except MockError:
+            noted.body = raw[:KEPT_BODY_BYTES]  # shown with its violations by GET /_mock/requests/{id}
+            raise
         del raw  # not kept while waiting for the fsync
         warnings = [warning.as_dict() for warning in checked.warnings]
         batch = await found.store.store_encoded(account, checked.encoded, checked.attributes,
