@@ -54,8 +54,9 @@ class Services:
             auth.add(account["id"], (account["api_key"],), (account["token"],))
         clock = Clock()
         clock.restore(store.clock_offsets())
+        requests = RequestLog(settings.journal_size, settings.refused_bodies_bytes)
         return cls(settings, store, auth, BatchChecker(settings.strict, settings.parse_workers), owns_store,
-                   RequestLog(settings.journal_size, settings.refused_bodies_bytes), RateLimiter(settings.rate_limit), clock)
+                   requests, RateLimiter(settings.rate_limit), clock)
 
     def due(self, account: str, at: float) -> bool:
         """Whether a record the account accepted at `at` has been processed (Backend.due)."""
