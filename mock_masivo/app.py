@@ -21,7 +21,7 @@ from .kinds import KINDS
 from .middleware import RAW_SEND, MasivoMiddleware
 from .openapi import build_openapi
 from .responses import error_response, internal_error_response
-from .routes import inspect, masivo
+from .routes import inspect, masivo, ui
 from .services import Services
 from .settings import MASIVO_BASE_PATH, Settings
 from .store import EventStore
@@ -138,7 +138,10 @@ def _inspection_routes() -> list[BaseRoute]:
         Route("/_mock/requests", inspect.list_requests, methods=["GET"]),
         Route("/_mock/requests/{request_id}", inspect.get_request, methods=["GET"]),
         Route("/_mock/report", inspect.report, methods=["GET"]),
-        Route("/_mock/accounts", inspect.create_account, methods=["POST"]),
+        _by_method("/_mock/accounts", GET=inspect.list_accounts, POST=inspect.create_account),
+        Route("/_mock/ui", ui.page, methods=["GET"]),
+        Route("/_mock/ui/{name}", ui.page, methods=["GET"]),
+        Route("/", ui.root, methods=["GET"]),
         Route("/_mock/reset", inspect.reset, methods=["POST"]),
         _by_method("/_mock/clock", GET=inspect.get_clock, POST=inspect.advance_clock),
         _by_method("/_mock/faults", GET=inspect.list_faults, POST=inspect.add_fault, DELETE=inspect.delete_faults),

@@ -185,6 +185,13 @@ def _accepted_first(records: dict[str, Any]) -> dict[str, Any]:
     return {name: records[name] for name in ("accepted", "processed", "failed", "queued")}
 
 
+async def list_accounts(request: Request) -> Response:
+    """Every account's id (not its credentials): the default one first, then in order of creation."""
+    ids = [DEFAULT_ACCOUNT, *services(request).store.account_ids()]
+    limit, offset = _page(request)
+    return _listing([{"id": account_id} for account_id in ids[offset:offset + limit]], len(ids))
+
+
 async def create_account(request: Request) -> Response:
     found = services(request)
     account_id, api_key, token = new_credential("acc"), new_credential("key"), new_credential("tok")
