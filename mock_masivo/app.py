@@ -141,7 +141,7 @@ def _inspection_routes() -> list[BaseRoute]:
         _by_method("/_mock/accounts", GET=inspect.list_accounts, POST=inspect.create_account),
         Route("/_mock/ui", ui.page, methods=["GET"]),
         Route("/_mock/ui/{name}", ui.page, methods=["GET"]),
-        Route("/", ui.root, methods=["GET"]),
+        Route("/", ui.Root()),
         Route("/_mock/reset", inspect.reset, methods=["POST"]),
         _by_method("/_mock/clock", GET=inspect.get_clock, POST=inspect.advance_clock),
         _by_method("/_mock/faults", GET=inspect.list_faults, POST=inspect.add_fault, DELETE=inspect.delete_faults),

@@ -171,6 +171,10 @@ class MockMasivoClient:
         return {**params, "account": self.account} if self.account is not None else params
 
     def _all(self, path: str, filters: dict[str, Any]) -> list[dict[str, Any]]:
+        unknown = sorted(set(filters) - FILTERS[path])
+        if unknown:  # a misspelled filter would otherwise be refused by the server as an HTTP error
+            raise TypeError(f"unknown filter {unknown[0]!r} for {path}: the filters are "
+                            f"{', '.join(sorted(FILTERS[path])) or 'none'}")
         given = {name: value for name, value in filters.items() if value is not None}
         items: list[dict[str, Any]] = []
         while True:
@@ -191,6 +195,18 @@ class MockMasivoClient:
 
     def __repr__(self) -> str:
         return f"<MockMasivoClient {self.url} account={self.account}>"
+
+
+# The filters each list takes (besides paging and the client's account), as the server's routes declare them.
+FILTERS: dict[str, set[str]] = {
+    "/_mock/events": {"customer_id", "type", "batch_id", "purchase_id", "status", "duplicates"},
+    "/_mock/profiles": {"customer_id", "email", "batch_id", "status"},
+    "/_mock/transactions": {"customer_id", "type", "reward_id", "batch_id", "status"},
+    "/_mock/customers": set(),
+    "/_mock/batches": {"kind"},
+    "/_mock/requests": {"status"},
+    "/_mock/faults": set(),
+}
 
 
 @functools.cache

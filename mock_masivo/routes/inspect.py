@@ -22,6 +22,7 @@ from ..records import RecordFilter
 from ..responses import FastJSONResponse
 from ..store import DEFAULT_ACCOUNT, EventFilter
 from .masivo import BODY_TIMEOUT_SECONDS, services
+from .params import only
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
@@ -29,6 +30,9 @@ STATUSES = ("QUEUED", "PROCESSED", "FAILED")  # events never fail: status=FAILED
 # 9998-01-01T00:00:00Z: a year short of the end of datetime's range, as metrics need next year's start and
 # time goes on after an advance.
 CLOCK_END = 253_339_228_800
+
+
+PAGING = ("limit", "offset", "account")
 
 
 def _int_param(request: Request, name: str, default: int, maximum: int | None = None) -> int:
@@ -52,10 +56,12 @@ def _listing(data: list[Any], total: int) -> Response:
 
 
 async def health(request: Request) -> Response:
+    only(request)
     return JSONResponse({"status": "ok", "version": __version__, "events": services(request).store.count_events()})
 
 
 async def list_events(request: Request) -> Response:
+    only(request, *PAGING, "customer_id", "type", "batch_id", "purchase_id", "status", "duplicates")
     found, params = services(request), request.query_params
     status = _status(request)
     duplicates = params.get("duplicates")
@@ -70,6 +76,7 @@ async def list_events(request: Request) -> Response:
 
 
 async def get_event(request: Request) -> Response:
+    only(request)
     found = services(request)
     event = found.store.event(request.path_params["event_id"], found.due)
     if event is None:
@@ -85,6 +92,7 @@ def _status(request: Request) -> str | None:
 
 
 def _list_records(request: Request, kind: Kind, members: tuple[str, ...]) -> Response:
+    only(request, *PAGING, "customer_id", "batch_id", "status", *members)
     found, params = services(request), request.query_params
     where = RecordFilter(account=params.get("account"), customer_id=params.get("customer_id"),
                          batch_id=params.get("batch_id"), status=_status(request),
@@ -95,6 +103,7 @@ def _list_records(request: Request, kind: Kind, members: tuple[str, ...]) -> Res
 
 
 def _get_record(request: Request, kind: Kind) -> Response:
+    only(request)
     found, record_id = services(request), request.path_params["record_id"]
     record = found.store.record(kind, record_id, found.due)
     if record is None:
@@ -119,6 +128,7 @@ async def get_transaction(request: Request) -> Response:
 
 
 async def list_customers(request: Request) -> Response:
+    only(request, *PAGING)
     limit, offset = _page(request)
     found = services(request)
     account = request.query_params.get("account")
@@ -133,6 +143,7 @@ async def list_customers(request: Request) -> Response:
 
 
 async def get_customer(request: Request) -> Response:
+    only(request, "account")
     found, customer_id = services(request), request.path_params["customer_id"]
     data = found.backend.inspected_customer(customer_id, request.query_params.get("account"))
     if data is None:
@@ -141,6 +152,7 @@ async def get_customer(request: Request) -> Response:
 
 
 async def list_batches(request: Request) -> Response:
+    only(request, *PAGING, "kind")
     limit, offset = _page(request)
     kind = request.query_params.get("kind")
     if kind is not None and kind not in KINDS:
@@ -150,6 +162,7 @@ async def list_batches(request: Request) -> Response:
 
 
 async def list_requests(request: Request) -> Response:
+    only(request, *PAGING, "status")
     status = request.query_params.get("status")
     if status is not None and not (status.isascii() and status.isdigit() and len(status) == 3):
         raise InvalidParameter(f"query parameter 'status' must be an HTTP status code, got {status[:32]!r}")
@@ -160,6 +173,7 @@ async def list_requests(request: Request) -> Response:
 
 async def get_request(request: Request) -> Response:
     """One request journal entry in full: its headers (credentials masked) and a refused call's body."""
+    only(request)
     request_id = request.path_params["request_id"]
     number = request_id.removeprefix("req_")
     call = services(request).requests.call(int(number)) if number.isascii() and number.isdigit() and \
@@ -171,6 +185,7 @@ async def get_request(request: Request) -> Response:
 
 async def report(request: Request) -> Response:
     """The dry-run report: what the store holds (durable) and what this run's requests were (in memory)."""
+    only(request, "account")
     found, account = services(request), request.query_params.get("account")
     _require_account(request, account)
     records = await asyncio.to_thread(found.backend.summary, account)
@@ -187,12 +202,14 @@ def _accepted_first(records: dict[str, Any]) -> dict[str, Any]:
 
 async def list_accounts(request: Request) -> Response:
     """Every account's id (not its credentials): the default one first, then in order of creation."""
+    only(request, "limit", "offset")
     ids = [DEFAULT_ACCOUNT, *services(request).store.account_ids()]
     limit, offset = _page(request)
     return _listing([{"id": account_id} for account_id in ids[offset:offset + limit]], len(ids))
 
 
 async def create_account(request: Request) -> Response:
+    only(request)
     found = services(request)
     account_id, api_key, token = new_credential("acc"), new_credential("key"), new_credential("tok")
     await asyncio.wrap_future(found.store.submit_account(account_id, api_key, token, found.clock.now()))
@@ -201,6 +218,7 @@ async def create_account(request: Request) -> Response:
 
 
 async def reset(request: Request) -> Response:
+    only(request, "account")
     found, account = services(request), request.query_params.get("account")
     _require_account(request, account)
     counts = await asyncio.to_thread(found.store.reset, account)
@@ -220,6 +238,7 @@ async def _json_body(request: Request) -> Any:
 
 def _clock_account(request: Request) -> str | None:
     """The account whose clock a /_mock/clock call reads or moves (None: the server clock)."""
+    only(request, "account")
     account = request.query_params.get("account")
     _require_account(request, account)
     return account
@@ -288,6 +307,7 @@ def _is_seconds(value: Any) -> bool:
 
 
 async def add_fault(request: Request) -> Response:
+    only(request)
     faults = services(request).faults
     rule, problems = parse_rule(faults.new_id(), await _json_body(request))
     if rule is None:
@@ -297,6 +317,7 @@ async def add_fault(request: Request) -> Response:
 
 
 async def list_faults(request: Request) -> Response:
+    only(request, *PAGING)
     account = request.query_params.get("account")
     rules = [rule.public() for rule in services(request).faults.rules() if account in (None, rule.account)]
     limit, offset = _page(request)
@@ -304,10 +325,12 @@ async def list_faults(request: Request) -> Response:
 
 
 async def delete_faults(request: Request) -> Response:
+    only(request)
     return JSONResponse({"removed": services(request).faults.remove()})
 
 
 async def delete_fault(request: Request) -> Response:
+    only(request)
     fault_id = request.path_params["fault_id"]
     if not services(request).faults.remove(fault_id):
         raise NotFound(f"no fault rule has id {fault_id[:64]!r}")

@@ -19,6 +19,7 @@ from ..requestlog import KEPT_BODY_BYTES, CallFacts, facts
 from ..responses import FastJSONResponse, error_response
 from ..services import Services
 from ..store import StoredBatch
+from .params import only
 
 BODY_TIMEOUT_SECONDS = 10.0
 FIRST_YEAR, LAST_YEAR = 2020, 9998  # Masivo's lowest `year` for transactions; datetime ends in 9999
@@ -100,6 +101,7 @@ async def get_customer_transactions(request: Request) -> Response:
     """Masivo's transaction history of a customer: processed transactions, newest first."""
     found, customer_id = services(request), request.path_params["customer_id"]
     account = bearer_account(found, request.headers, facts(request.scope))
+    only(request, "year", "brand_id", "reward_id", "type")
     params = request.query_params
     query = TransactionQuery(year=_year(params.get("year")), brand_id=params.get("brand_id"),
                              reward_id=params.get("reward_id"), type=params.get("type"))

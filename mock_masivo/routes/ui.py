@@ -9,8 +9,10 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
+from starlette.types import Receive, Scope, Send
 
 from ..errors import NotFound
 
@@ -40,8 +42,12 @@ async def page(request: Request) -> Response:
     return Response(_read(file_name), media_type=media_type, headers=HEADERS)
 
 
-async def root(request: Request) -> Response:
-    """A browser opening the server's address is sent to the web page; anything else keeps the 404."""
-    if "text/html" in request.headers.get("accept", ""):
-        return RedirectResponse("/_mock/ui", status_code=303)
-    raise NotFound("nothing is served at /; see /openapi.json for what is")
+class Root:
+    """`/`, for every method (a plain ASGI app, so no 405): a browser opening the server's address is
+    sent to the web page; anything else keeps the 404 of a path that is not served."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        accept = Headers(scope=scope).get("accept", "")
+        if scope["method"] not in ("GET", "HEAD") or "text/html" not in accept:
+            raise NotFound("nothing is served at /; see /openapi.json for what is")
+        await RedirectResponse("/_mock/ui", status_code=303)(scope, receive, send)

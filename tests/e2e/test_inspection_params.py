@@ -152,7 +152,7 @@ WRONG_METHODS = [
     pytest.param("DELETE", "/_mock/health", {"GET", "HEAD"}, id="delete-health"),
     pytest.param("GET", "/_mock/reset", {"POST"}, id="A15-reset-via-get"),
     pytest.param("DELETE", "/_mock/reset", {"POST"}, id="reset-via-delete"),
-    pytest.param("GET", "/_mock/accounts", {"POST"}, id="get-accounts"),
+    pytest.param("DELETE", "/_mock/accounts", {"GET", "HEAD", "POST"}, id="delete-accounts"),  # GET lists them
     pytest.param("POST", "/openapi.json", {"GET", "HEAD"}, id="post-openapi"),
 ]
 @pytest.mark.parametrize(("method", "path", "allow"), [
@@ -167,3 +167,25 @@ def test_wrong_method_is_405_json_with_allow_and_changes_nothing(
     assert_error(response, 405, "Method not allowed")
     assert {name.strip() for name in response.headers["allow"].split(",")} == allow
     assert stored(api) == before == SEEDED_EVENTS
+
+
+@pytest.mark.parametrize(("path", "typo"), [
+    ("/_mock/events", "customr_id"), ("/_mock/profiles", "mail"), ("/_mock/transactions", "reward"),
+    ("/_mock/customers", "customer_id"), ("/_mock/batches", "kinds"), ("/_mock/requests", "code"),
+    ("/_mock/report", "acount"), ("/_mock/clock", "accounts"), ("/_mock/health", "verbose"),
+    ("/_mock/faults", "id"), ("/_mock/accounts", "account"), ("/_mock/customers/c0", "limit"),
+])
+def test_an_unknown_query_parameter_is_refused_naming_it_and_the_known_ones(
+        api: httpx.Client, path: str, typo: str) -> None:
+    response = api.get(path, params={typo: "x"})
+    assert_error(response, 422, "Invalid parameter")
+    assert f"unknown query parameter {typo!r} on GET {path}: it takes " in response.json()["details"]
+
+
+def test_a_misspelled_filter_never_widens_a_query_nor_changes_state(api: httpx.Client) -> None:
+    assert api.get("/_mock/events", params={"customr_id": "nobody"}).status_code == 422
+    assert api.post("/_mock/reset", params={"acount": "acc_x"}).status_code == 422
+    assert stored(api) == SEEDED_EVENTS
+    details = api.get("/api/storefront/v1/customers/c0/transactions", params={"yaer": "2024"},
+                      headers={"Authorization": "Bearer mock-token"}).json()["details"]
+    assert details.endswith("it takes year, brand_id, reward_id, type")

@@ -252,3 +252,15 @@ def test_a_dropped_connection_counts_as_a_rejection_in_the_client() -> None:
             post_events(httpx.Client(base_url=server.url), body())
         with pytest.raises(AssertionError, match="1 request"):
             client.assert_no_rejections()
+
+
+@pytest.mark.parametrize(("method", "typo"), [("events", "customer"), ("profiles", "mail"),
+                                             ("transactions", "kind"), ("batches", "type"), ("requests", "code")])
+def test_an_unknown_filter_name_is_a_type_error_naming_the_known_ones(method: str, typo: str) -> None:
+    with MockMasivoClient("http://127.0.0.1:9") as client, pytest.raises(TypeError, match=f"unknown filter '{typo}'"):
+        getattr(client, method)(**{typo: "x"})
+
+
+def test_assert_received_with_a_misspelled_filter_raises_instead_of_passing() -> None:
+    with MockMasivoClient("http://127.0.0.1:9") as client, pytest.raises(TypeError, match="customer_id, "):
+        client.assert_received(customer="ben", count=1)
