@@ -24,6 +24,7 @@ import schemathesis
 from conftest import MIGRATE
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from jsonschema import Draft202012Validator
 from payloads import body
 from schemathesis import Case
 from schemathesis.checks import not_a_server_error
@@ -42,6 +43,7 @@ from schemathesis.specs.openapi.checks import (
 
 from mock_masivo import MockMasivoServer
 from mock_masivo.app import create_app
+from mock_masivo.schemafiles import load_schema
 from mock_masivo.settings import DEFAULT_API_KEY, DEFAULT_TOKEN, Settings
 
 AUTH = {"Authorization": f"Bearer {DEFAULT_TOKEN}", "x-api-key": DEFAULT_API_KEY}
@@ -77,7 +79,8 @@ def load(max_examples: int, migrate_examples: int, fuzz_both_migrate_paths: bool
     @schema.hook
     def map_body(context: Any, body: Any) -> Any:
         body = within_64_bits(body)
-        if context.operation.label == "POST /_mock/clock" and _is_valid_advance(body):
+        label = context.operation.label
+        if label == "POST /_mock/clock" and _is_valid_advance(body):
             body = {"advance": body["advance"] % DAY}  # still valid, and 25 of them never reach year 9999
         return body
 
@@ -85,6 +88,50 @@ def load(max_examples: int, migrate_examples: int, fuzz_both_migrate_paths: bool
 
 
 DAY = 86_400
+SCHEMAS = {kind: Draft202012Validator(load_schema(f"migrate-{kind}.request.json"),
+                                      format_checker=Draft202012Validator.FORMAT_CHECKER)
+           for kind in ("customers", "transactions")}
+
+
+def _unique(value: str, taken: set[str], fold: bool = False) -> str:
+    """`value`, or a variant of it still within 1024 characters, that is not in `taken` (then taken)."""
+    candidate, number = value, 0
+    while (candidate.lower() if fold else candidate) in taken:
+        number += 1
+        candidate = f"{number}-{value}"[:1024] if not fold else f"u{number}-{value}"
+    taken.add(candidate.lower() if fold else candidate)
+    return candidate
+
+
+def _unique_ids_and_emails(body: dict[str, Any]) -> dict[str, Any]:
+    """A schema-valid customers body that also keeps the batch rules: ids and emails unique in the batch.
+    Emails are made unique by a prefix to the local part (u1-ana@x), which keeps them valid when short."""
+    ids: set[str] = set()
+    emails: set[str] = set()
+    customers = []
+    for customer in body["customers"]:
+        changed = {**customer, "id": _unique(customer["id"], ids)}
+        if isinstance(customer.get("email"), str):
+            changed["email"] = _unique(customer["email"], emails, fold=True)
+        customers.append(changed)
+    fixed = {**body, "customers": customers}
+    return fixed if SCHEMAS["customers"].is_valid(fixed) else body
+
+
+def _within_batch_rules(body: dict[str, Any]) -> dict[str, Any]:
+    """A schema-valid transactions body that also keeps the batch rules: unique customer ids, at most
+    1000 transactions in all."""
+    ids: set[str] = set()
+    room, customers = 1000, []
+    for customer in body["customers"]:
+        if room == 0:
+            break
+        kept = customer["transactions"][:room]
+        room -= len(kept)
+        customers.append({**customer, "id": _unique(customer["id"], ids), "transactions": kept})
+    return {**body, "customers": customers}
+
+
 def _is_valid_advance(body: Any) -> bool:
     if not isinstance(body, dict) or set(body) != {"advance"}:
         return False
@@ -109,7 +156,26 @@ schema = load(max_examples=25, migrate_examples=5, fuzz_both_migrate_paths=False
 long_schema = load(max_examples=500, migrate_examples=100, fuzz_both_migrate_paths=True)
 
 
+def within_server_rules(case: Case) -> None:
+    """Schema-valid bodies made to keep the rules a schema cannot say: ids and emails unique in a batch,
+    a clock that only moves forward. Done on the case, not in map_body, which the coverage phase skips."""
+    label = case.operation.label
+    if label == "POST /_mock/clock" and isinstance(case.body, dict) and set(case.body) == {"to"} \
+            and isinstance(case.body["to"], str) and _is_date_time(case.body["to"]):
+        case.body = {"to": "9000-01-01T00:00:00Z"}  # forward of any clock the run reaches, a valid "to"
+    elif label.endswith("/customers/migrate") and SCHEMAS["customers"].is_valid(case.body):
+        case.body = _unique_ids_and_emails(case.body)
+    elif label.endswith("/customers/migrate/transactions") and SCHEMAS["transactions"].is_valid(case.body):
+        case.body = _within_batch_rules(case.body)
+
+
+def _is_date_time(text: str) -> bool:
+    return Draft202012Validator({"format": "date-time"}, format_checker=Draft202012Validator.FORMAT_CHECKER
+                                ).is_valid(text)
+
+
 def call_and_validate(case: Case) -> None:
+    within_server_rules(case)
     try:
         case.call_and_validate(headers=AUTH, checks=CHECKS)
     finally:
