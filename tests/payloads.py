@@ -91,3 +91,43 @@ def transactions_body(by_customer: dict[str, list[dict[str, Any]]]) -> dict[str,
     """{"customers": [{"id", "transactions"}]} from customer id -> transactions."""
     return {"customers": [{"id": customer_id, "transactions": transactions}
                           for customer_id, transactions in by_customer.items()]}
+
+
+# -- batch rules a schema cannot say, for generated bodies --------------------------------------
+
+def _unique(value: str, taken: set[str], fold: bool = False) -> str:
+    """`value`, or a variant of it still within 1024 characters, that is not in `taken` (then taken)."""
+    candidate, number = value, 0
+    while (candidate.lower() if fold else candidate) in taken:
+        number += 1
+        candidate = f"{number}-{value}"[:1024] if not fold else f"u{number}-{value}"
+    taken.add(candidate.lower() if fold else candidate)
+    return candidate
+
+
+def distinct_ids_and_emails(body: dict[str, Any]) -> dict[str, Any]:
+    """A customers body that also keeps the batch rules: ids and emails unique in the batch. Emails are
+    made unique by a prefix to the local part (u1-ana@x), which keeps them valid unless very long."""
+    ids: set[str] = set()
+    emails: set[str] = set()
+    customers = []
+    for customer in body["customers"]:
+        changed = {**customer, "id": _unique(customer["id"], ids)}
+        if isinstance(customer.get("email"), str):
+            changed["email"] = _unique(customer["email"], emails, fold=True)
+        customers.append(changed)
+    return {**body, "customers": customers}
+
+
+def transactions_within_batch_rules(body: dict[str, Any]) -> dict[str, Any]:
+    """A schema-valid transactions body that also keeps the batch rules: unique customer ids, at most
+    1000 transactions in all."""
+    ids: set[str] = set()
+    room, customers = 1000, []
+    for customer in body["customers"]:
+        if room == 0:
+            break
+        kept = customer["transactions"][:room]
+        room -= len(kept)
+        customers.append({**customer, "id": _unique(customer["id"], ids), "transactions": kept})
+    return {**body, "customers": customers}

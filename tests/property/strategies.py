@@ -1,4 +1,5 @@
-"""Hypothesis strategies derived from schemas/migrate-events.request.json, the single source of truth.
+"""Hypothesis strategies derived from the request schemas in schemas/, the single source of truth:
+migrate-events (the default), migrate-customers and migrate-transactions.
 
 `valid_payloads()` walks the schema (`properties`, `required`, `$defs`, `items`, `enum`, `format`,
 length and item bounds) and builds bodies that every validator must accept. `mutated_payloads()`
@@ -22,11 +23,17 @@ from typing import Any
 
 from hypothesis import assume
 from hypothesis import strategies as st
+from payloads import distinct_ids_and_emails, transactions_within_batch_rules
 
 from mock_masivo.schemafiles import load_schema
 from mock_masivo.validation import MAX_EVENTS_PER_BATCH, pointer
 
 REQUEST_SCHEMA: dict[str, Any] = load_schema("migrate-events.request.json")
+SCHEMAS: dict[str, dict[str, Any]] = {kind: load_schema(f"migrate-{kind}.request.json")
+                                      for kind in ("events", "customers", "transactions")}
+# The three files share their common definitions (tests/unit/test_schema_files.py), so one set resolves all.
+DEFINITIONS: dict[str, Any] = {"$defs": {name: definition for schema in SCHEMAS.values()
+                                         for name, definition in schema["$defs"].items()}}
 SMALL = 3  # customers, events per customer, members of free-form objects
 NESTED = 2  # items of the arrays inside an event (products, redeem)
 SHORT = 12  # characters per generated string, besides the schema's own length bounds
@@ -36,6 +43,7 @@ JSON_TYPES = ("null", "boolean", "integer", "number", "string", "array", "object
 Path = tuple[str | int, ...]
 
 text = st.text(st.characters(codec="utf-8"), max_size=SHORT)
+emails = st.from_regex(r"[a-z0-9]{1,12}(\.[a-z0-9]{1,8})?@[a-z0-9]{1,12}\.[a-z]{2,6}", fullmatch=True)
 numbers = st.integers(MIN_INT, MAX_INT) | st.floats(allow_nan=False, allow_infinity=False)
 json_values = st.recursive(
     st.none() | st.booleans() | numbers | text,
@@ -44,7 +52,7 @@ json_values = st.recursive(
 )
 
 
-def resolve(schema: dict[str, Any], root: dict[str, Any] = REQUEST_SCHEMA) -> dict[str, Any]:
+def resolve(schema: dict[str, Any], root: dict[str, Any] = DEFINITIONS) -> dict[str, Any]:
     """The schema a `$ref` (to `#/$defs/Name`) stands for; other schemas unchanged."""
     while "$ref" in schema:
         name = schema["$ref"].removeprefix("#/$defs/")
@@ -57,9 +65,15 @@ def resolve(schema: dict[str, Any], root: dict[str, Any] = REQUEST_SCHEMA) -> di
 # ---------------------------------------------------------------------------------------------
 
 @cache  # built once: hypothesis analyses a strategy tree on first use, which is slow for a fresh one
-def valid_payloads(extra_members: bool = True) -> st.SearchStrategy[dict[str, Any]]:
-    """Bodies the schema accepts, with (optionally) unknown members the lenient server keeps."""
-    return from_schema(REQUEST_SCHEMA, extra_members)  # type: ignore[return-value]
+def valid_payloads(extra_members: bool = True, kind: str = "events") -> st.SearchStrategy[dict[str, Any]]:
+    """Bodies the schema of `kind` accepts, with (optionally) unknown members the lenient server keeps,
+    that also keep the batch rules a schema cannot say (ids and emails unique in a batch)."""
+    bodies: st.SearchStrategy[dict[str, Any]] = from_schema(SCHEMAS[kind], extra_members)
+    if kind == "customers":
+        return bodies.map(distinct_ids_and_emails)
+    if kind == "transactions":
+        return bodies.map(transactions_within_batch_rules)
+    return bodies
 
 
 def from_schema(schema: dict[str, Any], extra_members: bool = True, depth: int = 0) -> st.SearchStrategy[Any]:
@@ -73,7 +87,8 @@ def from_schema(schema: dict[str, Any], extra_members: bool = True, depth: int =
     if kind == "array":
         return _arrays(schema, extra_members, depth)
     if kind == "string":
-        return date_times() if schema.get("format") == "date-time" else _strings(schema)
+        formatted = {"date-time": date_times, "email": lambda: emails}.get(schema.get("format", ""))
+        return formatted() if formatted is not None else _strings(schema)
     if kind == "number":
         return numbers
     if kind == "boolean":
@@ -211,12 +226,14 @@ BAD_DATE_TIMES = (
 
 
 @st.composite
-def mutated_payloads(draw: st.DrawFn, kinds: tuple[str, ...] = ()) -> Mutation:
-    """A valid body with one rule broken, of one of `kinds` (all by default) where it applies."""
-    payload = draw(valid_payloads())
+def mutated_payloads(draw: st.DrawFn, kinds: tuple[str, ...] = (), body_kind: str = "events") -> Mutation:
+    """A valid body of `body_kind` with one rule broken, of one of `kinds` (all by default) where it applies."""
+    payload = draw(valid_payloads(kind=body_kind))
     wanted = set(kinds or MUTATORS)
-    choices = [(kind, location) for location in locations(payload) for kind in _applicable(location)]
-    choices.append(("too_many_events", Location((), REQUEST_SCHEMA, payload)))
+    choices = [(kind, location) for location in locations(payload, SCHEMAS[body_kind])
+               for kind in _applicable(location)]
+    if body_kind == "events":
+        choices.append(("too_many_events", Location((), REQUEST_SCHEMA, payload)))
     possible = sorted({kind for kind, _ in choices} & wanted)
     assume(possible)  # e.g. no enum member in this body
     kind = draw(st.sampled_from(possible))

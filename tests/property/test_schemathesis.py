@@ -25,7 +25,7 @@ from conftest import MIGRATE
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
-from payloads import body
+from payloads import body, distinct_ids_and_emails, transactions_within_batch_rules
 from schemathesis import Case
 from schemathesis.checks import not_a_server_error
 from schemathesis.config import SchemathesisConfig
@@ -93,45 +93,6 @@ SCHEMAS = {kind: Draft202012Validator(load_schema(f"migrate-{kind}.request.json"
            for kind in ("customers", "transactions")}
 
 
-def _unique(value: str, taken: set[str], fold: bool = False) -> str:
-    """`value`, or a variant of it still within 1024 characters, that is not in `taken` (then taken)."""
-    candidate, number = value, 0
-    while (candidate.lower() if fold else candidate) in taken:
-        number += 1
-        candidate = f"{number}-{value}"[:1024] if not fold else f"u{number}-{value}"
-    taken.add(candidate.lower() if fold else candidate)
-    return candidate
-
-
-def _unique_ids_and_emails(body: dict[str, Any]) -> dict[str, Any]:
-    """A schema-valid customers body that also keeps the batch rules: ids and emails unique in the batch.
-    Emails are made unique by a prefix to the local part (u1-ana@x), which keeps them valid when short."""
-    ids: set[str] = set()
-    emails: set[str] = set()
-    customers = []
-    for customer in body["customers"]:
-        changed = {**customer, "id": _unique(customer["id"], ids)}
-        if isinstance(customer.get("email"), str):
-            changed["email"] = _unique(customer["email"], emails, fold=True)
-        customers.append(changed)
-    fixed = {**body, "customers": customers}
-    return fixed if SCHEMAS["customers"].is_valid(fixed) else body
-
-
-def _within_batch_rules(body: dict[str, Any]) -> dict[str, Any]:
-    """A schema-valid transactions body that also keeps the batch rules: unique customer ids, at most
-    1000 transactions in all."""
-    ids: set[str] = set()
-    room, customers = 1000, []
-    for customer in body["customers"]:
-        if room == 0:
-            break
-        kept = customer["transactions"][:room]
-        room -= len(kept)
-        customers.append({**customer, "id": _unique(customer["id"], ids), "transactions": kept})
-    return {**body, "customers": customers}
-
-
 def _is_valid_advance(body: Any) -> bool:
     if not isinstance(body, dict) or set(body) != {"advance"}:
         return False
@@ -164,9 +125,10 @@ def within_server_rules(case: Case) -> None:
             and isinstance(case.body["to"], str) and _is_date_time(case.body["to"]):
         case.body = {"to": "9000-01-01T00:00:00Z"}  # forward of any clock the run reaches, a valid "to"
     elif label.endswith("/customers/migrate") and SCHEMAS["customers"].is_valid(case.body):
-        case.body = _unique_ids_and_emails(case.body)
+        distinct = distinct_ids_and_emails(case.body)
+        case.body = distinct if SCHEMAS["customers"].is_valid(distinct) else case.body
     elif label.endswith("/customers/migrate/transactions") and SCHEMAS["transactions"].is_valid(case.body):
-        case.body = _within_batch_rules(case.body)
+        case.body = transactions_within_batch_rules(case.body)
 
 
 def _is_date_time(text: str) -> bool:
