@@ -7,6 +7,7 @@ the command line replaces it.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
 import os
@@ -17,7 +18,14 @@ from typing import Any
 import click
 
 from . import __version__
-from .settings import MASIVO_BASE_PATH, RATE_LIMIT_MODES, Settings, SettingsError
+from .settings import (
+    DEFAULT_API_KEY,
+    DEFAULT_TOKEN,
+    MASIVO_BASE_PATH,
+    RATE_LIMIT_MODES,
+    Settings,
+    SettingsError,
+)
 
 log = logging.getLogger("mock_masivo")
 
@@ -77,11 +85,15 @@ def _settings(given: dict[str, Any]) -> Settings:
 
 
 def _refuse_public_default_credentials(settings: Settings) -> None:
-    if not settings.is_loopback and settings.uses_default_credentials:
+    if settings.is_loopback:
+        return
+    still = [f"{flag} (still {default})" for flag, default, values in (
+        ("--api-key / MOCK_MASIVO_API_KEY", DEFAULT_API_KEY, settings.api_keys),
+        ("--token / MOCK_MASIVO_TOKEN", DEFAULT_TOKEN, settings.tokens)) if default in values]
+    if still:
         raise click.UsageError(
-            f"refusing to bind {settings.host} with the default credentials (mock-api-key / mock-token): anyone "
-            "who can reach this machine could use them. Set --api-key and --token (or MOCK_MASIVO_API_KEY and "
-            "MOCK_MASIVO_TOKEN) to values of your own.")
+            f"refusing to bind {settings.host} with a default credential that anyone who can reach this machine "
+            f"could use: set {' and '.join(still)} to a value of your own.")
 
 
 def run(settings: Settings) -> None:
@@ -107,7 +119,9 @@ def run(settings: Settings) -> None:
     tune_garbage_collector()
     _print_banner(settings, sock.getsockname()[1])
     sys.stdout.flush()  # a supervisor reading a pipe needs the URL now, not at exit
-    uvicorn.Server(uvicorn_config(app, settings)).run(sockets=[sock])
+    # uvicorn shuts down cleanly on Ctrl-C, then re-raises it: without this, click says "Aborted!", exit 1
+    with contextlib.suppress(KeyboardInterrupt):
+        uvicorn.Server(uvicorn_config(app, settings)).run(sockets=[sock])
 
 
 def tune_garbage_collector() -> None:
@@ -130,6 +144,7 @@ def _print_banner(settings: Settings, port: int) -> None:
         f"  API key:   {', '.join(settings.api_keys)}",
         f"  Token:     {', '.join(settings.tokens)}",
         f"  Data dir:  {data}",
+        f"  Web page:  {url}/_mock/ui",
         f"  Inspect:   {url}/_mock/events   OpenAPI: {url}/openapi.json",
     ]))
 

@@ -125,7 +125,8 @@ class InjectedFault(MockError):
     title = "Injected fault"
 
     def __init__(self, rule_id: str, status: int) -> None:
-        super().__init__(f"fault rule {rule_id} answered {status} (POST /_mock/faults); nothing was stored")
+        super().__init__(f"fault rule {rule_id} (added with POST /_mock/faults) answered {status} in place of "
+                         "this route; nothing was stored")
         self.status = status
 
 

@@ -60,22 +60,22 @@ class Settings:
             raise SettingsError("--data and --memory exclude each other: pick one")
         for name in ("token_ttl", "max_body_bytes", "journal_size", "refused_bodies_bytes"):
             if getattr(self, name) < 1:
-                raise SettingsError(f"{name} must be at least 1, got {getattr(self, name)}")
+                raise SettingsError(f"{setting(name)} must be at least 1, got {getattr(self, name)}")
         if not 0 <= self.parse_workers <= 64:
-            raise SettingsError(f"parse_workers must be from 0 to 64, got {self.parse_workers}")
+            raise SettingsError(f"{setting('parse_workers')} must be from 0 to 64, got {self.parse_workers}")
         for name in ("processing_delay", "latency_ms"):
             if not 0 <= getattr(self, name) < 10**9:
-                raise SettingsError(f"{name} must be 0 or more, got {getattr(self, name)}")
+                raise SettingsError(f"{setting(name)} must be 0 or more, got {getattr(self, name)}")
         if self.log_level.lower() not in LOG_LEVELS:
-            raise SettingsError(f"log_level must be one of {', '.join(LOG_LEVELS)}, got {self.log_level!r}")
+            raise SettingsError(f"{setting('log_level')} must be one of {', '.join(LOG_LEVELS)}, "
+                                f"got {self.log_level!r}")
         if self.rate_limit not in RATE_LIMIT_MODES:
-            raise SettingsError(f"rate_limit must be one of {', '.join(RATE_LIMIT_MODES)}, got {self.rate_limit!r}")
+            raise SettingsError(f"{setting('rate_limit')} must be one of {', '.join(RATE_LIMIT_MODES)}, "
+                                f"got {self.rate_limit!r}")
         if not 0 <= self.port <= 65535:
-            raise SettingsError(f"port must be between 0 and 65535, got {self.port}")
-        if not self.api_keys or not all(self.api_keys):
-            raise SettingsError("api_keys needs at least one non-empty key")
-        if not self.tokens or not all(self.tokens):
-            raise SettingsError("tokens needs at least one non-empty token")
+            raise SettingsError(f"{setting('port')} must be between 0 and 65535, got {self.port}")
+        for name in ("api_keys", "tokens"):
+            _check_credentials(name, getattr(self, name))
 
     @property
     def data_dir(self) -> Path | None:
@@ -104,6 +104,25 @@ class Settings:
             if raw is not None:
                 changes[field.name] = _parse_field(field.name, raw)
         return cls(**changes)  # type: ignore[arg-type]
+
+
+def flag_name(field_name: str) -> str:
+    return "--" + _FLAG_NAMES.get(field_name, field_name).replace("_", "-")
+
+
+def setting(field_name: str) -> str:
+    """How a person names a setting, whichever way they set it: `--token-ttl (MOCK_MASIVO_TOKEN_TTL)`."""
+    return f"{flag_name(field_name)} ({env_name(field_name)})"
+
+
+def _check_credentials(name: str, values: tuple[str, ...]) -> None:
+    """Keys and tokens travel in HTTP headers: visible ASCII only, or no client could ever send them."""
+    if not values:
+        raise SettingsError(f"{setting(name)} needs at least one value")
+    for value in values:
+        if not value or not all("!" <= char <= "~" for char in value):
+            raise SettingsError(f"{setting(name)} must be visible ASCII characters with no spaces (an HTTP header "
+                                f"carries nothing else reliably, and its spaces are trimmed), got {value[:64]!r}")
 
 
 def env_name(field_name: str) -> str:

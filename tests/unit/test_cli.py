@@ -68,7 +68,11 @@ def test_variables_configure_and_flags_replace_them(served: list[Settings]) -> N
     (["--rate-limit", "fast"], {}, "fast"),
     ([], {"MOCK_MASIVO_STRICT": "maybe"}, "MOCK_MASIVO_STRICT"),
     ([], {"MOCK_MASIVO_PORT": "eighty"}, "MOCK_MASIVO_PORT"),
-    (["--token-ttl", "0"], {}, "token_ttl"),
+    (["--token-ttl", "0"], {}, "--token-ttl (MOCK_MASIVO_TOKEN_TTL) must be at least 1, got 0"),
+    (["--api-key", "ключ"], {}, "--api-key (MOCK_MASIVO_API_KEY) must be visible ASCII characters with no spaces"),
+    (["--api-key", " k "], {}, "got ' k '"),
+    ([], {"MOCK_MASIVO_TOKEN": "a b"}, "--token (MOCK_MASIVO_TOKEN) must be visible ASCII"),
+    (["--journal-size", "0"], {}, "--journal-size (MOCK_MASIVO_JOURNAL_SIZE) must be at least 1"),
 ])
 def test_usage_errors_exit_2_with_a_message(served: list[Settings], args: list[str], env: dict[str, str],
                                             message: str) -> None:
@@ -83,6 +87,9 @@ def test_non_loopback_bind_with_default_credentials_is_refused(served: list[Sett
     assert result.exit_code == 2
     assert "refusing to bind 0.0.0.0" in result.output
     assert serve(["--host", "0.0.0.0", "--api-key", "secret-key", "--token", "secret-token"]).exit_code == 0
+    only_token = serve(["--host", "0.0.0.0", "--api-key", "secret-key"]).output
+    assert "set --token / MOCK_MASIVO_TOKEN (still mock-token) to a value of your own" in only_token
+    assert "--api-key" not in only_token
 
 
 def test_serve_prints_its_urls_credentials_and_data_dir_then_stops_cleanly(tmp_path: Path) -> None:
@@ -90,7 +97,7 @@ def test_serve_prints_its_urls_credentials_and_data_dir_then_stops_cleanly(tmp_p
                                 str(tmp_path / "d"), "--log-level", "warning"], stdout=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None
-        banner = "".join(process.stdout.readline() for _ in range(7))
+        banner = "".join(process.stdout.readline() for _ in range(8))
         url = banner.split("URL:", 1)[1].split()[0]
         wait_until_healthy(url)
     finally:
@@ -102,6 +109,19 @@ def test_serve_prints_its_urls_credentials_and_data_dir_then_stops_cleanly(tmp_p
     assert str(tmp_path / "d") in banner
     # uvicorn shuts down gracefully, then re-raises the signal it caught, as a well-behaved process should.
     assert process.returncode in (0, -signal.SIGTERM)
+
+
+def test_ctrl_c_stops_serve_quietly_with_exit_0(tmp_path: Path) -> None:
+    process = subprocess.Popen([sys.executable, "-m", "mock_masivo", "serve", "--port", "0", "--memory",
+                                "--log-level", "warning"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    banner = "".join(process.stdout.readline() for _ in range(8))
+    wait_until_healthy(banner.split("URL:", 1)[1].split()[0])
+    assert "Web page:" in banner
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=20)
+    assert process.returncode == 0
+    assert "Aborted" not in out + err and "Traceback" not in err
 
 
 def wait_until_healthy(url: str, timeout: float = 10) -> None:

@@ -129,7 +129,8 @@ def test_settings_of_the_wrong_type_are_refused() -> None:
 
 
 def test_unknown_log_level_is_refused_before_anything_starts() -> None:
-    with pytest.raises(SettingsError, match="log_level must be one of critical, error, warning, info, debug"):
+    refused = r"--log-level \(MOCK_MASIVO_LOG_LEVEL\) must be one of critical, error, warning, info, debug"
+    with pytest.raises(SettingsError, match=refused):
         quiet(log_level="loud")
 
 
