@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import Any
 
+import orjson
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from .. import __version__
 from ..auth import new_credential
@@ -32,7 +34,7 @@ STATUSES = ("QUEUED", "PROCESSED", "FAILED")  # events never fail: status=FAILED
 CLOCK_END = 253_339_228_800
 
 
-PAGING = ("limit", "offset", "account")
+PAGING = ("limit", "offset", "account", "format")
 
 
 def _int_param(request: Request, name: str, default: int, maximum: int | None = None) -> int:
@@ -51,8 +53,35 @@ def _page(request: Request) -> tuple[int, int]:
     return _int_param(request, "limit", DEFAULT_LIMIT, MAX_LIMIT), _int_param(request, "offset", 0)
 
 
-def _listing(data: list[Any], total: int) -> Response:
-    return FastJSONResponse({"data": data, "total": total})
+Pager = Callable[[int, int], tuple[list[Any], int]]  # (limit, offset) -> (a page, the total)
+JSONL_CHUNK = 1000  # records read per trip to the store while streaming JSON lines
+
+
+def _listing(request: Request, pager: Pager) -> Response:
+    """A page as `{"data", "total"}`, or with ?format=jsonl every match as JSON lines, streamed a
+    chunk at a time (read off the event loop), so memory stays flat however many records match."""
+    wanted = request.query_params.get("format", "json")
+    if wanted not in ("json", "jsonl"):
+        raise InvalidParameter(f"query parameter 'format' must be json or jsonl, got {wanted[:32]!r}")
+    if wanted == "json":
+        limit, offset = _page(request)
+        data, total = pager(limit, offset)
+        return FastJSONResponse({"data": data, "total": total})
+    paged = [name for name in ("limit", "offset") if name in request.query_params]
+    if paged:
+        raise InvalidParameter(f"query parameter {paged[0]!r} does not go with format=jsonl, which streams "
+                               "every matching record")
+    return StreamingResponse(_lines(pager), media_type="application/x-ndjson")
+
+
+async def _lines(pager: Pager) -> AsyncIterator[bytes]:
+    offset = 0
+    while True:
+        data, _ = await asyncio.to_thread(pager, JSONL_CHUNK, offset)
+        if not data:
+            return
+        yield b"".join(orjson.dumps(item, option=orjson.OPT_APPEND_NEWLINE) for item in data)
+        offset += len(data)
 
 
 async def health(request: Request) -> Response:
@@ -70,9 +99,7 @@ async def list_events(request: Request) -> Response:
     where = EventFilter(account=params.get("account"), customer_id=params.get("customer_id"), type=params.get("type"),
                         batch_id=params.get("batch_id"), purchase_id=params.get("purchase_id"), status=status,
                         duplicates=None if duplicates is None else duplicates == "true")
-    limit, offset = _page(request)
-    data, total = found.store.events(where, limit, offset, found.due)
-    return _listing(data, total)
+    return _listing(request, lambda limit, offset: found.store.events(where, limit, offset, found.due))
 
 
 async def get_event(request: Request) -> Response:
@@ -97,9 +124,7 @@ def _list_records(request: Request, kind: Kind, members: tuple[str, ...]) -> Res
     where = RecordFilter(account=params.get("account"), customer_id=params.get("customer_id"),
                          batch_id=params.get("batch_id"), status=_status(request),
                          members=tuple((name, params[name]) for name in members if name in params))
-    limit, offset = _page(request)
-    data, total = found.store.records(kind, where, limit, offset, found.due)
-    return _listing(data, total)
+    return _listing(request, lambda limit, offset: found.store.records(kind, where, limit, offset, found.due))
 
 
 def _get_record(request: Request, kind: Kind) -> Response:
@@ -129,17 +154,20 @@ async def get_transaction(request: Request) -> Response:
 
 async def list_customers(request: Request) -> Response:
     only(request, *PAGING)
-    limit, offset = _page(request)
     found = services(request)
     account = request.query_params.get("account")
-    page, total = found.store.customers(account, limit, offset)
-    now = found.clock.now(account)
-    data = []
-    for customer_id, events in page:
-        profile, transactions = found.backend.customer_facts(customer_id, account)
-        data.append({"id": customer_id, "events": len(events), "metrics": customer_metrics(events, now),
-                     "profile": profile, "transactions": transactions})
-    return _listing(data, total)
+
+    def pager(limit: int, offset: int) -> tuple[list[Any], int]:
+        page, total = found.store.customers(account, limit, offset)
+        now = found.clock.now(account)
+        data = []
+        for customer_id, events in page:
+            profile, transactions = found.backend.customer_facts(customer_id, account)
+            data.append({"id": customer_id, "events": len(events), "metrics": customer_metrics(events, now),
+                         "profile": profile, "transactions": transactions})
+        return data, total
+
+    return _listing(request, pager)
 
 
 async def get_customer(request: Request) -> Response:
@@ -153,12 +181,11 @@ async def get_customer(request: Request) -> Response:
 
 async def list_batches(request: Request) -> Response:
     only(request, *PAGING, "kind")
-    limit, offset = _page(request)
     kind = request.query_params.get("kind")
     if kind is not None and kind not in KINDS:
         raise InvalidParameter(f"query parameter 'kind' must be one of {', '.join(KINDS)}, got {kind[:32]!r}")
-    data, total = services(request).store.batches(request.query_params.get("account"), limit, offset, kind)
-    return _listing(data, total)
+    store, account = services(request).store, request.query_params.get("account")
+    return _listing(request, lambda limit, offset: store.batches(account, limit, offset, kind))
 
 
 async def list_requests(request: Request) -> Response:
@@ -167,8 +194,8 @@ async def list_requests(request: Request) -> Response:
     if status is not None and not (status.isascii() and status.isdigit() and len(status) == 3):
         raise InvalidParameter(f"query parameter 'status' must be an HTTP status code, got {status[:32]!r}")
     calls = services(request).requests.calls(request.query_params.get("account"), int(status) if status else None)
-    limit, offset = _page(request)
-    return _listing([call.as_dict() for call in calls[offset:offset + limit]], len(calls))
+    return _listing(request, lambda limit, offset: ([call.as_dict() for call in calls[offset:offset + limit]],
+                                                    len(calls)))
 
 
 async def get_request(request: Request) -> Response:
@@ -202,10 +229,9 @@ def _accepted_first(records: dict[str, Any]) -> dict[str, Any]:
 
 async def list_accounts(request: Request) -> Response:
     """Every account's id (not its credentials): the default one first, then in order of creation."""
-    only(request, "limit", "offset")
-    ids = [DEFAULT_ACCOUNT, *services(request).store.account_ids()]
-    limit, offset = _page(request)
-    return _listing([{"id": account_id} for account_id in ids[offset:offset + limit]], len(ids))
+    only(request, "limit", "offset", "format")
+    ids = [{"id": account_id} for account_id in (DEFAULT_ACCOUNT, *services(request).store.account_ids())]
+    return _listing(request, lambda limit, offset: (ids[offset:offset + limit], len(ids)))
 
 
 async def create_account(request: Request) -> Response:
@@ -320,8 +346,7 @@ async def list_faults(request: Request) -> Response:
     only(request, *PAGING)
     account = request.query_params.get("account")
     rules = [rule.public() for rule in services(request).faults.rules() if account in (None, rule.account)]
-    limit, offset = _page(request)
-    return _listing(rules[offset:offset + limit], len(rules))
+    return _listing(request, lambda limit, offset: (rules[offset:offset + limit], len(rules)))
 
 
 async def delete_faults(request: Request) -> Response:
