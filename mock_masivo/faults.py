@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import math
 import random
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -20,7 +21,13 @@ from .settings import MASIVO_BASE_PATH
 
 DROP_MODES = ("before", "after")
 _FIELDS = {"path": str, "method": str, "account": str, "status": int, "body": object, "delay_ms": (int, float),
-           "drop": (bool, str), "times": int, "probability": (int, float), "seed": int}
+           "drop": (bool, str), "times": int, "probability": (int, float), "seed": int, "headers": dict}
+UNSENDABLE = frozenset({204, 304})  # answers without a body: a fault answer always has one
+HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}")  # RFC 9110 token
+HEADER_VALUE = re.compile(r"[\x20-\x7e]{0,4096}")
+# What a real 429 carries (the OpenAPI document promises it): a client that reads Retry-After must not crash.
+TOO_MANY_REQUESTS_HEADERS = {"Retry-After": "1", "X-RateLimit-Limit": "1", "X-RateLimit-Remaining": "0",
+                             "X-RateLimit-Reset": "1"}
 
 
 @dataclass
@@ -36,6 +43,7 @@ class FaultRule:
     times: int | None = None
     probability: float = 1.0
     seed: int | None = None
+    headers: dict[str, str] | None = None
     fired: int = 0
     _random: random.Random = field(default_factory=random.Random, repr=False)
 
@@ -80,14 +88,16 @@ def parse_rule(rule_id: str, raw: Any) -> tuple[FaultRule | None, list[Violation
         id=rule_id, path=raw.get("path"), method=raw.get("method"), account=raw.get("account"),
         status=raw.get("status"), body=raw.get("body"), delay_ms=raw.get("delay_ms", 0),
         drop="before" if drop is True else (drop or None), times=raw.get("times"),
-        probability=raw.get("probability", 1.0), seed=raw.get("seed"))
+        probability=raw.get("probability", 1.0), seed=raw.get("seed"), headers=raw.get("headers"))
     rule._random = random.Random(rule.seed)
     return rule, []
 
 
 def _range_problems(raw: dict[str, Any]) -> list[Violation]:
     checks: list[tuple[str, Callable[[Any], bool], str]] = [
-        ("status", lambda v: 100 <= v <= 599, "must be an HTTP status from 100 to 599"),
+        ("status", lambda v: 200 <= v <= 599 and v not in UNSENDABLE,
+         "must be an HTTP status from 200 to 599 other than 204 and 304 (those cannot carry the answer's body; "
+         "1xx are not answers)"),
         ("delay_ms", lambda v: math.isfinite(v) and 0 <= v <= 600_000, "must be from 0 to 600000"),
         ("times", lambda v: v >= 1, "must be at least 1"),
         ("probability", lambda v: 0 <= v <= 1, "must be from 0 to 1"),
@@ -95,9 +105,31 @@ def _range_problems(raw: dict[str, Any]) -> list[Violation]:
     ]
     problems = [Violation(f"/{name}", message, "range") for name, ok, message in checks
                 if name in raw and not ok(raw[name])]
-    if not any(name in raw for name in ("status", "delay_ms", "drop")):
-        problems.append(Violation("", "a fault rule needs at least one of status, delay_ms or drop", "required"))
+    if not any(raw.get(name) not in (None, False) for name in ("status", "delay_ms", "drop")):
+        problems.append(Violation("", "a fault rule needs at least one of status, delay_ms or drop (true, "
+                                      '"before" or "after"): otherwise it does nothing', "required"))
+    problems += _never_fires(raw) + _header_problems(raw.get("headers"))
     return problems
+
+
+def _never_fires(raw: dict[str, Any]) -> list[Violation]:
+    """Rules that could never match a request are mistakes, not rules."""
+    problems = [Violation(f"/{name}", "must not be empty: leave it out to match any", "minLength")
+                for name in ("path", "method", "account") if raw.get(name) == ""]
+    path = raw.get("path") or ""
+    if path.startswith("/_mock") or path == "/openapi.json":
+        problems.append(Violation("/path", "fault rules apply to the Masivo routes only (/auth/authorize, "
+                                           "/customers/...), never to /_mock or /openapi.json", "enum"))
+    return problems
+
+
+def _header_problems(headers: Any) -> list[Violation]:
+    if headers is None:
+        return []
+    return [Violation(f"/headers/{name}", "must be a header name (RFC 9110 token) with a string value of "
+                                          "printable ASCII", "type")
+            for name, value in headers.items()
+            if not HEADER_NAME.fullmatch(name) or not isinstance(value, str) or not HEADER_VALUE.fullmatch(value)]
 
 
 def _whole(value: Any) -> Any:
@@ -115,7 +147,7 @@ def _is(value: Any, kind: Any) -> bool:
 
 
 def _type_name(kind: Any) -> str:
-    names = {str: "a string", int: "an integer", float: "a number", bool: "a boolean"}
+    names = {str: "a string", int: "an integer", float: "a number", bool: "a boolean", dict: "an object"}
     kinds = kind if isinstance(kind, tuple) else (kind,)
     return " or ".join(names[k] for k in kinds)
 

@@ -149,14 +149,20 @@ def _masivo_paths() -> dict[str, Any]:
 
 def _fault_rule() -> dict[str, Any]:
     """The body of POST /_mock/faults, as faults.parse_rule checks it."""
+    name = STRING | {"minLength": 1}
     return {
         "type": "object",
         "additionalProperties": False,
-        "anyOf": [{"required": ["status"]}, {"required": ["delay_ms"]}, {"required": ["drop"]}],
+        # a rule must do something: answer a status, wait, or drop the connection
+        "anyOf": [{"required": ["status"]},
+                  {"required": ["delay_ms"], "properties": {"delay_ms": {"exclusiveMinimum": 0}}},
+                  {"required": ["drop"], "properties": {"drop": {"enum": [True, "before", "after"]}}}],
         "properties": {
-            "path": STRING, "method": STRING, "account": STRING,
-            "status": {"type": "integer", "minimum": 100, "maximum": 599},
+            "path": name | {"not": {"pattern": "^/_mock|^/openapi\\.json$"}}, "method": name, "account": name,
+            "status": {"type": "integer", "minimum": 200, "maximum": 599, "not": {"enum": [204, 304]}},
             "body": {},
+            "headers": {"type": "object", "propertyNames": {"pattern": "^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}$"},
+                        "additionalProperties": {"type": "string", "pattern": "^[ -~]*$", "maxLength": 4096}},
             "delay_ms": {"type": "number", "minimum": 0, "maximum": 600_000},
             "drop": {"enum": [True, False, "before", "after"]},
             "times": {"type": "integer", "minimum": 1},
@@ -220,7 +226,8 @@ def _inspection_schemas() -> dict[str, Any]:
         "FaultRule": _object(id=STRING, path=NULLABLE_STRING, method=NULLABLE_STRING, account=NULLABLE_STRING,
                              status=nullable_integer, body={}, delay_ms=NUMBER,
                              drop={"enum": [None, "before", "after"]}, times=nullable_integer,
-                             probability=NUMBER, seed=nullable_integer, fired=INTEGER),
+                             probability=NUMBER, seed=nullable_integer, fired=INTEGER,
+                             headers={"type": ["object", "null"]}),
         "Removed": _object(removed=INTEGER),
     }
 

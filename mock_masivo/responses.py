@@ -14,6 +14,8 @@ from .requestlog import facts
 if TYPE_CHECKING:
     from .faults import FaultRule
 
+from .faults import TOO_MANY_REQUESTS_HEADERS
+
 
 class FastJSONResponse(JSONResponse):
     """Rendered by orjson, which also splices stored events (orjson.Fragment) in without re-encoding."""
@@ -36,7 +38,9 @@ def fault_response(rule: FaultRule) -> JSONResponse:
     """The answer a fault rule with a status asks for: its own body, or the standard error body."""
     assert rule.status is not None
     body = rule.body if rule.body is not None else InjectedFault(rule.id, rule.status).body()
-    return JSONResponse(body, status_code=rule.status, headers={"X-Mock-Fault": rule.id})
+    usual = TOO_MANY_REQUESTS_HEADERS if rule.status == 429 else {}
+    headers = {**usual, **(rule.headers or {}), "X-Mock-Fault": rule.id}
+    return JSONResponse(body, status_code=rule.status, headers=headers)
 
 
 def internal_error_response(exc: Exception) -> JSONResponse:

@@ -142,6 +142,20 @@ def test_status_fault_answers_its_status_and_stores_nothing(http: httpx.Client) 
     assert [(entry["status"], entry["fault"]) for entry in journal] == [(503, rule_id), (201, None)]
 
 
+def test_an_injected_429_carries_the_headers_of_a_real_one_and_a_rule_may_set_its_own(http: httpx.Client) -> None:
+    http.post("/_mock/faults", json={"status": 429, "times": 1})
+    limited = post_events(http, body())
+    assert {name: limited.headers.get(name) for name in ("Retry-After", "X-RateLimit-Limit", "X-RateLimit-Remaining",
+                                                          "X-RateLimit-Reset")} == {
+        "Retry-After": "1", "X-RateLimit-Limit": "1", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "1"}
+    assert "in place of this route" in limited.json()["details"]
+    http.post("/_mock/faults", json={"status": 429, "headers": {"Retry-After": "2", "X-Trace": "t"}, "times": 1})
+    custom = post_events(http, body())
+    assert (custom.headers["Retry-After"], custom.headers["X-Trace"], custom.headers["X-RateLimit-Remaining"]) == (
+        "2", "t", "0")
+    assert [rule["fired"] for rule in http.get("/_mock/faults").json()["data"]] == [1, 1]
+
+
 def test_status_fault_can_carry_a_custom_body(http: httpx.Client) -> None:
     http.post("/_mock/faults", json={"status": 500, "body": {"error": "boom"}})
     failed = post_events(http, body())
@@ -217,6 +231,13 @@ def test_faults_are_listed_and_removed(http: httpx.Client) -> None:
     ({"drop": "sideways"}, "/drop"), ({"times": 0, "status": 500}, "/times"),
     ({"colour": "red", "status": 500}, "/colour"),
     ({"path": "/x"}, ""),
+    # issue 15 item 10: statuses that cannot be sent, and rules that could never fire
+    ({"status": 100}, "/status"), ({"status": 204}, "/status"), ({"status": 304}, "/status"),
+    ({"drop": False}, ""), ({"status": 500, "path": "/_mock/reset"}, "/path"),
+    ({"status": 500, "method": ""}, "/method"), ({"status": 500, "account": ""}, "/account"),
+    ({"status": 500, "headers": {"Bad Name": "x"}}, "/headers/Bad Name"),
+    ({"status": 500, "headers": {"X-A": "line\r\nbreak"}}, "/headers/X-A"),
+    ({"status": 500, "headers": {"X-A": 1}}, "/headers/X-A"), ({"status": 500, "headers": []}, "/headers"),
 ])
 def test_bad_fault_rules_are_refused_with_the_member_named(http: httpx.Client, rule: dict[str, Any], path: str) -> None:
     response = http.post("/_mock/faults", json=rule)
