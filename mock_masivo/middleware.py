@@ -8,6 +8,7 @@ fsync).
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from typing import TYPE_CHECKING
 
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from .services import Services
 
 RAW_SEND = "mock_masivo.raw_send"
+log = logging.getLogger("mock_masivo")
 
 
 class MasivoMiddleware:
@@ -60,6 +62,11 @@ class MasivoMiddleware:
                                          duration_ms, scope["headers"])
             route = scope.get("route")
             found.report.add(call, endpoint_of(scope["method"], route.path if route is not None else scope["path"]))
+            if noted.errors:  # a person watching the console sees why, not only "422"
+                first = noted.errors[0]
+                more = f" (and {len(noted.errors) - 1} more)" if len(noted.errors) > 1 else ""
+                log.info("refused %s %s with %s: %s: %s%s", scope["method"], scope["path"], status,
+                         first["path"] or "(body)", first["message"], more)
 
     async def _delay_or_fault(self, scope: Scope, receive: Receive, send: Send) -> None:
         found = self.services

@@ -309,11 +309,14 @@ def _seconds_forward(body: Any, now: float) -> float:
             raise InvalidRequestBody([Violation("/to", f"must not be before the clock's now ({iso_time(now)}): the "
                                               "clock only moves forward", "minimum")])
         return target - now
-    advance = body.get("advance") if isinstance(body, dict) else None
+    advance: Any = body.get("advance") if isinstance(body, dict) else None
+    if isinstance(body, dict) and set(body) == {"advance"} and _is_number(advance) and advance < 0:
+        raise InvalidRequestBody([Violation("/advance", f"must be 0 or more, got {advance}: the clock only moves "
+                                          "forward", "minimum")])
     if not isinstance(body, dict) or set(body) != {"advance"} or not _is_seconds(advance):
         raise InvalidRequestBody([Violation("/advance", "send {\"advance\": SECONDS}, a number from 0 (the clock only "
                                           "moves forward), or {\"to\": DATE-TIME}", "type")])
-    return float(advance)  # type: ignore[arg-type]
+    return float(advance)
 
 
 def _instant(value: Any) -> float:
@@ -328,8 +331,12 @@ def _instant(value: Any) -> float:
     return moment.timestamp()
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def _is_seconds(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value < 10**10
+    return _is_number(value) and 0 <= value < 10**10
 
 
 async def add_fault(request: Request) -> Response:

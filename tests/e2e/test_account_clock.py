@@ -132,3 +132,11 @@ def test_no_clock_may_come_within_a_year_of_9999(http: httpx.Client) -> None:
     assert http.post("/_mock/clock", json={"advance": 86400}).status_code == 200
     headers = {"Authorization": f"Bearer {ana['token']}"}
     assert http.get("/api/storefront/v1/customers/nobody/transactions", headers=headers).status_code == 404
+
+
+def test_a_negative_advance_is_refused_as_below_the_minimum(http: httpx.Client) -> None:
+    refused = http.post("/_mock/clock", json={"advance": -5})
+    assert refused.status_code == 422
+    assert refused.json()["errors"] == [{"path": "/advance", "rule": "minimum",
+                                         "message": "must be 0 or more, got -5: the clock only moves forward"}]
+    assert http.post("/_mock/clock", json={"advance": 0}).status_code == 200

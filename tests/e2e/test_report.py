@@ -116,3 +116,13 @@ def test_the_cli_names_the_flag_when_the_server_or_account_is_wrong(server: Mock
     assert unknown.exit_code == 2 and "--account" in unknown.output and "acc_nobody" in unknown.output
     closed = CliRunner().invoke(main, ["report", "--url", "http://127.0.0.1:9"])
     assert closed.exit_code == 2 and "cannot reach the server at --url http://127.0.0.1:9" in closed.output
+
+
+def test_the_console_says_why_each_request_was_refused(http: httpx.Client, caplog: Any) -> None:
+    caplog.set_level("INFO", logger="mock_masivo")
+    assert post_events(http, bad_batch()).status_code == 422
+    assert post_events(http, body()).status_code == 201
+    refused = [record.getMessage() for record in caplog.records if record.getMessage().startswith("refused")]
+    assert refused == ["refused POST /api/storefront/v1/customers/migrate/events with 422: "
+                       "/customers/0/events/1/issued_at: must be a valid date-time (RFC 3339, e.g. "
+                       "2023-11-07T05:31:56Z) (and 1 more)"]
