@@ -1,5 +1,5 @@
-"""`mock-masivo serve | validate | report`: a thin click layer over Settings, the app, the
-validator and the report.
+"""`mock-masivo serve | validate | report | example`: a thin click layer over Settings, the app,
+the validator, the report and the shipped examples.
 
 Every serve flag has a `MOCK_MASIVO_<FLAG>` variable, read by `Settings.from_env`; a flag given on
 the command line replaces it.
@@ -18,6 +18,7 @@ from typing import Any
 import click
 
 from . import __version__
+from .schemafiles import EXAMPLE_KINDS, example_text
 from .settings import (
     DEFAULT_API_KEY,
     DEFAULT_TOKEN,
@@ -189,3 +190,11 @@ def report(url: str, account: str | None, as_json: bool) -> None:
 
 def _is_json(answer: Any) -> bool:
     return bool(answer.headers.get("content-type", "").startswith("application/json"))
+
+
+@main.command()
+@click.option("--kind", type=click.Choice(EXAMPLE_KINDS), default="events", show_default=True,
+              help="Which endpoint's example: migrate/events, migrate (customers) or migrate/transactions.")
+def example(kind: str) -> None:
+    """Print Masivo's published example body, to post or to start a payload from."""
+    click.echo(example_text(kind), nl=False)

@@ -1,4 +1,5 @@
-"""Finds and loads the JSON Schema files: inside the installed package, or in a source checkout."""
+"""Finds and loads the JSON Schema files (inside the installed package, or in a source checkout) and
+Masivo's published example bodies, shipped in `mock_masivo/examples/`."""
 
 from __future__ import annotations
 
@@ -27,3 +28,11 @@ def load_schema(name: str) -> dict[str, Any]:
     """A fresh copy of one schema file, safe to modify."""
     schema: dict[str, Any] = json.loads(_load(name))
     return schema
+
+
+EXAMPLE_KINDS = ("events", "customers", "transactions")
+
+
+def example_text(kind: str) -> str:
+    """Masivo's published example body for one endpoint, exactly as shipped (see README for its one edit)."""
+    return (_PACKAGE_DIR / "examples" / f"{kind}.json").read_text(encoding="utf-8")

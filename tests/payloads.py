@@ -7,13 +7,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-SEED = Path(__file__).resolve().parent / "data" / "masivo-example.json"
+from mock_masivo.schemafiles import EXAMPLE_KINDS, example_text
 
 
 def masivo_example() -> dict[str, Any]:
-    """The example body from Masivo's reference page, exactly as published."""
-    body: dict[str, Any] = json.loads(SEED.read_text(encoding="utf-8"))
-    return body
+    """The example body from Masivo's reference page, exactly as published (shipped in the package)."""
+    return example("events")
 
 
 def event(number: int = 0, **changes: Any) -> dict[str, Any]:
@@ -60,9 +59,15 @@ TRANSACTIONS_PATH = "/api/storefront/v1/customers/migrate/transactions"
 REWARD = "3c90c3cc-0d44-4b50-8888-8dd25736052a"
 
 
+TEST_DATA = Path(__file__).resolve().parent / "data"
+
+
 def example(name: str) -> dict[str, Any]:
-    """One of Masivo's published example bodies in tests/data (customers, transactions)."""
-    loaded: dict[str, Any] = json.loads((SEED.parent / f"masivo-{name}-example.json").read_text(encoding="utf-8"))
+    """One of Masivo's published example bodies: the ones the package ships (events, customers,
+    transactions), or another kept for the tests in tests/data (customers-guide)."""
+    text = example_text(name) if name in EXAMPLE_KINDS else \
+        (TEST_DATA / f"masivo-{name}-example.json").read_text(encoding="utf-8")
+    loaded: dict[str, Any] = json.loads(text)
     return loaded
 
 

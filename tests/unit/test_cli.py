@@ -217,3 +217,17 @@ def test_validate_kind_checks_every_body_against_that_endpoints_schema(tmp_path:
     assert f"{path}: /customers/0: missing required member 'events'" in as_events.output
     assert "told from" not in as_events.output
     assert validate([str(path), "--kind", "profiles"]).exit_code == 2  # a usage error lists the choices
+
+
+@pytest.mark.parametrize("kind", ["events", "customers", "transactions"])
+def test_example_prints_masivos_example_body_which_validates(kind: str) -> None:
+    printed = CliRunner().invoke(cli.main, ["example", "--kind", kind])
+    assert printed.exit_code == 0
+    assert json.loads(printed.output) == example(kind)
+    checked = CliRunner().invoke(cli.main, ["validate", "-", "--kind", kind], input=printed.output)
+    assert checked.exit_code == 0, checked.output
+
+
+def test_example_defaults_to_events() -> None:
+    assert CliRunner().invoke(cli.main, ["example"]).output == CliRunner().invoke(
+        cli.main, ["example", "--kind", "events"]).output
