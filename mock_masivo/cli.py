@@ -107,15 +107,17 @@ def run(settings: Settings) -> None:
     from .server import bind_socket, uvicorn_config
 
     logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s:     %(message)s")
+    try:  # bind first: a serve that cannot listen leaves no new data directory behind
+        sock = bind_socket(settings.host, settings.port)
+    except OSError as exc:
+        click.echo(f"Error: cannot listen on {settings.host}:{settings.port} (--host / --port): {exc.strerror}",
+                   err=True)
+        sys.exit(2)
     try:
         app = create_app(settings, served=True)
     except (DataDirError, CorruptJournal, OSError) as exc:
+        sock.close()
         click.echo(f"Error: {exc}", err=True)
-        sys.exit(2)
-    try:
-        sock = bind_socket(settings.host, settings.port)
-    except OSError as exc:
-        click.echo(f"Error: cannot listen on {settings.host}:{settings.port}: {exc.strerror}", err=True)
         sys.exit(2)
     tune_garbage_collector()
     _print_banner(settings, sock.getsockname()[1])

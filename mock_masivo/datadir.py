@@ -12,6 +12,7 @@ from .journal import fsync_dir
 LOCK_FILE = "lock"
 SECRET_FILE = "jwt-secret"
 JOURNAL_FILE = "journal.jsonl"
+TEMPORARY_FILES = (SECRET_FILE + ".tmp", JOURNAL_FILE + ".tmp")  # written, fsynced, then renamed over the live file
 
 
 class DataDirError(Exception):
@@ -23,6 +24,9 @@ class DataDir:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        if path.exists() and not path.is_dir():
+            raise DataDirError(f"cannot use {path} as the data directory (--data / MOCK_MASIVO_DATA): it is a file, "
+                               "not a directory")
         try:
             path.mkdir(parents=True, exist_ok=True)
             self._lock_fd = os.open(path / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
@@ -55,8 +59,10 @@ class DataDir:
         return secret
 
     def _remove_leftovers(self) -> None:
-        """A crash during a rewrite can leave `*.tmp` files; the live files are authoritative."""
-        for leftover in self.path.glob("*.tmp"):
+        """A crash during a rewrite can leave the server's own temporary files; the live files are
+        authoritative. Other files are the user's: they stay."""
+        for name in TEMPORARY_FILES:
+            leftover = self.path / name
             if leftover.is_file():
                 leftover.unlink()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -231,3 +232,24 @@ def test_example_prints_masivos_example_body_which_validates(kind: str) -> None:
 def test_example_defaults_to_events() -> None:
     assert CliRunner().invoke(cli.main, ["example"]).output == CliRunner().invoke(
         cli.main, ["example", "--kind", "events"]).output
+
+
+def test_a_data_path_that_is_a_file_is_named_as_such(tmp_path: Path) -> None:
+    afile = tmp_path / "afile"
+    afile.write_text("mine")
+    ran = subprocess.run([sys.executable, "-m", "mock_masivo", "serve", "--port", "0", "--data", str(afile)],
+                         capture_output=True, text=True, timeout=30)
+    assert ran.returncode == 2
+    assert f"cannot use {afile} as the data directory (--data / MOCK_MASIVO_DATA): it is a file" in ran.stderr
+    assert afile.read_text() == "mine"
+
+
+def test_a_serve_that_cannot_listen_leaves_no_data_directory(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        ran = subprocess.run([sys.executable, "-m", "mock_masivo", "serve", "--port", str(port), "--data",
+                              str(tmp_path / "new")], capture_output=True, text=True, timeout=30)
+    assert ran.returncode == 2 and f"cannot listen on 127.0.0.1:{port} (--host / --port)" in ran.stderr
+    assert not (tmp_path / "new").exists()

@@ -137,8 +137,9 @@ def test_leftover_tmp_files_are_removed_at_open_and_live_files_win(opened: list[
     close(opened, store)
     (data / (JOURNAL_FILE + ".tmp")).write_bytes(b"half a rewrite")
     (data / (SECRET_FILE + ".tmp")).write_bytes(b"half a secret")
+    (data / "notes.tmp").write_bytes(b"the user's own")  # issue 15 item 3: not the server's to delete
     again = open_store(opened, data)
-    assert sorted(path.name for path in data.iterdir() if path.name.endswith(".tmp")) == []
+    assert sorted(path.name for path in data.iterdir() if path.name.endswith(".tmp")) == ["notes.tmp"]
     assert listing(again) == before
     assert again.secret == secret
 
@@ -158,7 +159,7 @@ def test_secret_is_created_once_and_replaced_when_a_crash_left_it_empty(opened: 
 def test_data_dir_that_is_a_file_is_refused_with_its_name(tmp_path: Path) -> None:
     not_a_dir = tmp_path / "file"
     not_a_dir.write_text("x")
-    with pytest.raises(DataDirError, match=f"cannot use data directory {not_a_dir}"):
+    with pytest.raises(DataDirError, match=f"cannot use {not_a_dir} as the data directory .*: it is a file"):
         EventStore(not_a_dir)
 
 
