@@ -18,6 +18,7 @@ from .validation import PayloadValidator
 KIND_WORDS = {"events": EVENT, "customers": PROFILE, "transactions": TRANSACTION}
 
 EXIT_VALID, EXIT_VIOLATIONS, EXIT_USAGE = 0, 1, 2
+JSON_LINES = (".jsonl", ".ndjson")  # files read as one body per line without --jsonl
 
 
 @dataclass
@@ -28,7 +29,8 @@ class Tally:
     records: Counter[str] = field(default_factory=Counter)  # by the kind's plural: events, profiles, ...
 
     def checked(self) -> str:
-        return ", ".join(f"{count} {plural}" for plural, count in self.records.items()) or "0 events"
+        return ", ".join(_count(count, plural.removesuffix("s"), plural) for plural, count in self.records.items()) \
+            or "0 events"
 
 
 def validate_paths(paths: tuple[str, ...], strict: bool, jsonl: bool,
@@ -37,12 +39,14 @@ def validate_paths(paths: tuple[str, ...], strict: bool, jsonl: bool,
     it, each body's kind is told from its shape, and each file says which kinds were assumed."""
     validators = {word: PayloadValidator(strict=strict, kind=chosen) for word, chosen in KIND_WORDS.items()}
     tally = Tally()
+    unreadable = 0
     for path in paths:
         try:
-            bodies = list(_bodies(path, jsonl or path.endswith(".jsonl")))
-        except OSError as exc:
+            bodies = list(_bodies(path, jsonl or path.endswith(JSON_LINES)))
+        except OSError as exc:  # said, and the other files still checked
             err(f"{path}: cannot read: {exc.strerror}")
-            return EXIT_USAGE
+            unreadable += 1
+            continue
         assumed: Counter[str] = Counter()
         for where, raw in bodies:
             for line in _check(validators, kind, raw, tally, assumed):
@@ -51,8 +55,16 @@ def validate_paths(paths: tuple[str, ...], strict: bool, jsonl: bool,
             told = ", ".join(f"{count} as {word}" for word, count in assumed.items())
             out(f"{path}: checked {told} (told from each body's shape; --kind chooses)")
     verdict = "all valid" if not tally.invalid else f"{tally.invalid} invalid"
-    out(f"{tally.bodies} bodies, {tally.checked()} checked: {verdict}, {tally.violations} violation(s)")
+    skipped = f"; {_count(unreadable, 'file')} could not be read" if unreadable else ""
+    out(f"{_count(tally.bodies, 'body', 'bodies')}, {tally.checked()} checked: {verdict}, "
+        f"{tally.violations} violation(s){skipped}")
+    if unreadable:
+        return EXIT_USAGE
     return EXIT_VIOLATIONS if tally.invalid else EXIT_VALID
+
+
+def _count(number: int, one: str, many: str | None = None) -> str:
+    return f"{number} {one if number == 1 else many or one + 's'}"
 
 
 def tell_kind(body: Any) -> str:

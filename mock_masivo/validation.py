@@ -9,6 +9,7 @@ Messages are written from the error's keyword and limits, never from the failing
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,14 +50,24 @@ class PayloadValidator:
         self._closed = jsonschema_rs.validator_for(closed_schema(schema), validate_formats=True)
 
     def check(self, body: Any) -> Report:
-        rules = self.kind.batch_rules
+        broken = self.kind.batch_rules(body)
         if self._closed.is_valid(body):  # the common case: one pass, nothing to report
-            return _with_batch_rules(Report(), rules(body))
+            return _with_batch_rules(Report(), broken)
         if self.strict:
-            return _with_batch_rules(_collect(self._closed.iter_errors(body)), rules(body))
-        report = _with_batch_rules(_collect(self._lenient.iter_errors(body)), rules(body))
+            return _with_batch_rules(self._without_repeats(self._closed.iter_errors(body), broken), broken)
+        report = _with_batch_rules(self._without_repeats(self._lenient.iter_errors(body), broken), broken)
         if report.ok:
             report.warnings = _collect(self._closed.iter_errors(body)).violations
+        return report
+
+    def _without_repeats(self, errors: Iterator[Any], broken: list[Violation]) -> Report:
+        """The schema's violations, less a customer's list over maxItems when the batch is over its total:
+        the batch rule already says it (1001 events in one customer would be reported twice)."""
+        report = _collect(errors)
+        if self.kind.items is not None and any(violation.path == "/customers" for violation in broken):
+            repeated = re.compile(rf"/customers/\d+/{self.kind.items}")
+            report.violations = [violation for violation in report.violations
+                                 if not (violation.rule == "maxItems" and repeated.fullmatch(violation.path))]
         return report
 
 

@@ -206,7 +206,7 @@ def test_validate_tells_each_bodys_kind_and_says_which_it_assumed(tmp_path: Path
     assert lines == [
         f"{path}:4: /customers/0/email: must be a valid email address (e.g. ana@example.com)",
         f"{path}: checked 2 as customers, 1 as transactions, 1 as events (told from each body's shape; --kind chooses)",
-        "4 bodies, 2 profiles, 1 transactions, 1 events checked: 1 invalid, 1 violation(s)"]
+        "4 bodies, 2 profiles, 1 transaction, 1 event checked: 1 invalid, 1 violation(s)"]
 
 
 def test_validate_kind_checks_every_body_against_that_endpoints_schema(tmp_path: Path) -> None:
@@ -253,3 +253,25 @@ def test_a_serve_that_cannot_listen_leaves_no_data_directory(tmp_path: Path) -> 
                               str(tmp_path / "new")], capture_output=True, text=True, timeout=30)
     assert ran.returncode == 2 and f"cannot listen on 127.0.0.1:{port} (--host / --port)" in ran.stderr
     assert not (tmp_path / "new").exists()
+
+
+def test_validate_checks_every_readable_file_and_always_ends_with_the_summary(tmp_path: Path) -> None:
+    good, bad = tmp_path / "good.json", tmp_path / "bad.ndjson"
+    good.write_text(json.dumps(body()))
+    bad.write_text(json.dumps(body()) + "\n" + json.dumps({"customers": [{"id": "", "events": [event()]}]}) + "\n")
+    result = validate(["--kind", "events", str(good), str(tmp_path / "missing.json"), str(bad)])
+    assert result.exit_code == 2  # a file could not be read: nothing can be said of it
+    lines = result.output.splitlines()
+    assert f"{tmp_path / 'missing.json'}: cannot read: No such file or directory" in lines
+    assert f"{bad}:2: /customers/0/id: " in "\n".join(lines)  # .ndjson is read as JSON lines
+    assert lines[-1] == "3 bodies, 3 events checked: 1 invalid, 1 violation(s); 1 file could not be read"
+
+
+def test_a_batch_over_its_total_is_reported_once(tmp_path: Path) -> None:
+    over = tmp_path / "over.json"
+    over.write_text(json.dumps({"customers": [{"id": "c", "events": [event(n) for n in range(1001)]}]}))
+    result = validate(["--kind", "events", str(over)])
+    assert result.exit_code == 1
+    assert result.output.splitlines() == [
+        f"{over}: /customers: the batch has 1001 events in all; at most 1000 are allowed",
+        "1 body, 1001 events checked: 1 invalid, 1 violation(s)"]
