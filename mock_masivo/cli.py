@@ -26,6 +26,7 @@ from .settings import (
     RATE_LIMIT_MODES,
     Settings,
     SettingsError,
+    env_name,
 )
 
 log = logging.getLogger("mock_masivo")
@@ -64,12 +65,23 @@ def main() -> None:
                    "(default 67108864, 64 MiB).")
 @click.option("--allowed-host", "allowed_hosts", multiple=True,
               help="A host name the server answers to besides IP addresses, localhost and --host (repeatable; "
-                   "e.g. a docker-compose service name). [env: MOCK_MASIVO_ALLOWED_HOST, comma-separated]")
+                   "e.g. a docker-compose service name).")
 def serve(**given: Any) -> None:
     """Run the server until interrupted."""
     settings = _settings(given)
     _refuse_public_default_credentials(settings)
     run(settings)
+
+
+def _name_variables(command: click.Command) -> None:
+    """Each serve flag's help ends with the variable that sets it too, so --help says both ways."""
+    for option in command.params:
+        if isinstance(option, click.Option) and option.name in Settings.__dataclass_fields__:
+            listed = ", comma-separated" if option.multiple else ""
+            option.help = f"{option.help} [env: {env_name(option.name)}{listed}]"
+
+
+_name_variables(serve)
 
 
 def _settings(given: dict[str, Any]) -> Settings:

@@ -275,3 +275,12 @@ def test_a_batch_over_its_total_is_reported_once(tmp_path: Path) -> None:
     assert result.output.splitlines() == [
         f"{over}: /customers: the batch has 1001 events in all; at most 1000 are allowed",
         "1 body, 1001 events checked: 1 invalid, 1 violation(s)"]
+
+
+def test_serve_help_names_each_flags_variable() -> None:
+    shown = " ".join(CliRunner().invoke(cli.main, ["serve", "--help"], terminal_width=400).output.split())
+    for variable in ("MOCK_MASIVO_HOST", "MOCK_MASIVO_TOKEN_TTL", "MOCK_MASIVO_API_KEY, comma-separated",
+                     "MOCK_MASIVO_FSYNC", "MOCK_MASIVO_PARSE_WORKERS", "MOCK_MASIVO_REFUSED_BODIES_BYTES",
+                     "MOCK_MASIVO_ALLOWED_HOST, comma-separated"):
+        assert f"[env: {variable}]" in shown
+    assert shown.count("[env: ") == len([p for p in cli.serve.params if p.name != "help"])
