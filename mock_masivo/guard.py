@@ -1,4 +1,9 @@
-"""Keeps other web pages out: a Host the server does not answer to, and cross-site state changes.
+"""Refuses, before anything else runs, requests that must not reach a route: a Host the server does
+not answer to, cross-site state changes, and ambiguous framing.
+
+Framing: a request with both Content-Length and Transfer-Encoding can be read two ways; a proxy in
+front and this server could disagree on where it ends, and a second request could be smuggled
+behind the first (RFC 9112 section 6.1). It is answered 400 and the connection closed.
 
 A page the developer visits elsewhere can make the browser send requests here. With DNS rebinding
 (attacker.example resolving to 127.0.0.1) it can even read the answers, so a request whose Host is a
@@ -34,6 +39,7 @@ class SiteGuard:
     def refusal(self, scope: Scope) -> JSONResponse | None:
         """The answer refusing this request, or None when it may go on."""
         host = origin = site = None
+        framings = 0
         for name, value in scope["headers"]:
             if name == b"host":
                 host = value
@@ -41,6 +47,11 @@ class SiteGuard:
                 origin = value
             elif name == b"sec-fetch-site":
                 site = value
+            elif name in (b"content-length", b"transfer-encoding"):
+                framings |= 1 if name == b"content-length" else 2
+        if framings == 3:
+            return _refuse(400, "Ambiguous framing", "the request has both Content-Length and Transfer-Encoding; "
+                                                     "send one (RFC 9112 section 6.1). The connection is closed.")
         if self.check_host and host is not None and not self.allows(host.decode("latin-1")):
             return _refuse(400, "Host not allowed",
                            f"this server does not answer to the name in Host: {host.decode('latin-1')[:100]!r}; "

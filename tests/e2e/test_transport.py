@@ -464,3 +464,21 @@ def test_a6_whitespace_after_the_token_is_not_part_of_the_header_value(
     response = exchange(running, with_length(VALID, auth=b"Bearer " + account["token"].encode() + padding))
     assert response.status == 201, response.raw[:500]
     assert stored(api, account["id"]) == 1
+
+
+def test_content_length_with_transfer_encoding_is_400_and_nothing_smuggled_behind_it(
+        running: MockMasivoServer, api: httpx.Client) -> None:
+    """Issue 15 item 2 (RFC 9112 section 6.1): the request could be read two ways, so neither is."""
+    assert api.post(MIGRATE, content=VALID, headers={"Authorization": "Bearer mock-token",
+                                                     "Content-Type": "application/json"}).status_code == 201
+    before = stored(api)
+    chunked = b"%x\r\n%b\r\n0\r\n\r\n" % (len(VALID), VALID)
+    smuggled = b"POST /_mock/reset HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n"
+    with connect(running) as sock:
+        sock.sendall(request_head(b"Content-Length: 5", b"Transfer-Encoding: chunked") + chunked + smuggled)
+        response = read_response(sock)
+        assert_raw_error(response, 400, "Ambiguous framing")
+        assert response.headers["connection"] == "close"
+        sock.settimeout(5)
+        assert sock.recv(65536) == b""  # closed: the smuggled reset is never read
+    assert stored(api) == before > 0
