@@ -67,6 +67,7 @@ class MasivoMiddleware:
                 more = f" (and {len(noted.errors) - 1} more)" if len(noted.errors) > 1 else ""
                 log.info("refused %s %s with %s: %s: %s%s", scope["method"], scope["path"], status,
                          first["path"] or "(body)", first["message"], more)
+            noted.keep_first()  # after the report counted them all
 
     async def _delay_or_fault(self, scope: Scope, receive: Receive, send: Send) -> None:
         found = self.services

@@ -19,6 +19,9 @@ from .clock import iso_time
 FACTS = "mock_masivo.facts"
 NO_ITEMS: tuple[Any, ...] = ()
 KEPT_BODY_BYTES = 64 * 1024
+# Errors and warnings an entry keeps: 10,000 entries of 100 warnings each took 930 MB. The client's
+# answer and the report still see them all; the entry says how many there were.
+KEPT_ITEMS = 10
 MASKED_HEADERS = frozenset({b"authorization", b"x-api-key", b"cookie", b"proxy-authorization"})
 
 
@@ -36,6 +39,16 @@ class CallFacts:
     fault: str | None = None
     headers: Mapping[str, str] = field(default_factory=dict)  # X-RateLimit-*, for every answer
     body: bytes | None = None  # of a refused batch, until the request log drops it
+    errors_total: int = 0  # how many errors and warnings there were, once the log keeps only the first few
+    warnings_total: int = 0
+
+    def keep_first(self) -> None:
+        """Keep the first KEPT_ITEMS errors and warnings (the log holds thousands of entries)."""
+        self.errors_total, self.warnings_total = len(self.errors), len(self.warnings)
+        if self.errors_total > KEPT_ITEMS:
+            self.errors = tuple(self.errors[:KEPT_ITEMS])
+        if self.warnings_total > KEPT_ITEMS:
+            self.warnings = tuple(self.warnings[:KEPT_ITEMS])
 
 
 def facts(scope: Scope) -> CallFacts:
@@ -61,10 +74,15 @@ class Call:
     headers: Sequence[tuple[bytes, bytes]] = NO_ITEMS  # as received: the ASGI scope's list, not a copy
 
     def as_dict(self) -> dict[str, Any]:
-        return {"id": f"req_{self.number}", "at": iso_time(self.at), "method": self.method, "path": self.path,
-                "status": self.status, "account": self.facts.account, "batch_id": self.facts.batch_id,
-                "errors": list(self.facts.errors), "warnings": list(self.facts.warnings), "fault": self.facts.fault,
-                "duration_ms": self.duration_ms}
+        shown: dict[str, Any] = {"id": f"req_{self.number}", "at": iso_time(self.at), "method": self.method,
+                                 "path": self.path, "status": self.status, "account": self.facts.account,
+                                 "batch_id": self.facts.batch_id, "errors": list(self.facts.errors),
+                                 "warnings": list(self.facts.warnings), "fault": self.facts.fault,
+                                 "duration_ms": self.duration_ms}
+        for name, total in (("errors", self.facts.errors_total), ("warnings", self.facts.warnings_total)):
+            if total > len(shown[name]):
+                shown[f"{name}_total"] = total  # only the first KEPT_ITEMS are kept
+        return shown
 
     def in_full(self) -> dict[str, Any]:
         """as_dict, with the request's headers (credentials masked) and a refused call's body."""

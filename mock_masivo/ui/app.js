@@ -187,7 +187,8 @@ async function requestDetail(id) {
       el("dt", {}, "duration"), el("dd", {}, `${data.duration_ms} ms`))),
   ];
   if (data.errors.length) {
-    parts.push(el("h3", {}, `Violations (${data.errors.length})`),
+    const of = data.errors_total ? `${data.errors.length} of ${data.errors_total}, the first kept` : data.errors.length;
+    parts.push(el("h3", {}, `Violations (${of})`),
       table(["path", "rule", "message"], data.errors.map((e) => ({ cells: [el("code", {}, e.path || "(body)"),
         e.rule, e.message] }))));
   }
