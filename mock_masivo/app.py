@@ -6,13 +6,14 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
+from urllib.parse import unquote
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Mount, Route, Router
+from starlette.routing import BaseRoute, Match, Mount, Route, Router
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .errors import MockError
@@ -116,9 +117,9 @@ def _masivo_routes(found: Services, migrations: dict[str, masivo.MigrateBatch]) 
         Route("/auth/authorize", masivo.authorize, methods=["GET"], middleware=wrapped),
         *(Route(path, migrate, methods=["POST"], middleware=wrapped) for path, migrate in migrations.items()),
         # One path segment (no :path): GET /customers/migrate/events must stay a 405 of the route above.
-        Route("/customers/{customer_id}", masivo.get_customer, methods=["GET"], middleware=wrapped),
-        Route("/customers/{customer_id}/transactions", masivo.get_customer_transactions, methods=["GET"],
-              middleware=wrapped),
+        RawSegmentRoute("/customers/{customer_id}", masivo.get_customer, methods=["GET"], middleware=wrapped),
+        RawSegmentRoute("/customers/{customer_id}/transactions", masivo.get_customer_transactions, methods=["GET"],
+                        middleware=wrapped),
     ]
 
 
@@ -147,6 +148,20 @@ def _inspection_routes() -> list[BaseRoute]:
         _by_method("/_mock/faults", GET=inspect.list_faults, POST=inspect.add_fault, DELETE=inspect.delete_faults),
         Route("/_mock/faults/{fault_id}", inspect.delete_fault, methods=["DELETE"]),
     ]
+
+
+class RawSegmentRoute(Route):
+    """A route whose parameters are matched in the path as sent: an id holding "/" (sent as %2F) stays one
+    segment, as Masivo reads it, where the decoded path would split it in two and answer 404."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        raw = scope.get("raw_path")
+        if not raw or b"%2f" not in raw.lower():
+            return super().matches(scope)
+        match, child = super().matches({**scope, "path": raw.decode("latin-1")})
+        if match is not Match.NONE:
+            child["path_params"] = {name: unquote(value) for name, value in child["path_params"].items()}
+        return match, child
 
 
 def _by_method(path: str, **handlers: Endpoint) -> Route:

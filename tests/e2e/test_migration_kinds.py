@@ -5,10 +5,11 @@ rate limits counted across the three endpoints, faults, and the request journal.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
-from conftest import JSON_AUTH, MIGRATE, client_for
+from conftest import AUTH, JSON_AUTH, MIGRATE, client_for
 from payloads import (
     CUSTOMERS_PATH,
     TRANSACTIONS_PATH,
@@ -164,3 +165,17 @@ def test_inspection_filters_profiles_and_transactions(http: httpx.Client) -> Non
     assert http.get("/_mock/transactions/trx_2").json()["data"]["transaction"]["amount"] == -2
     assert http.get("/_mock/profiles/prf_9").status_code == 404
     assert http.get("/_mock/events", params={"status": "FAILED"}).json() == {"data": [], "total": 0}
+
+
+def test_an_id_holding_a_slash_reads_back_through_masivos_routes(http: httpx.Client) -> None:
+    """Issue 15 item 11: the id is stored whole, so GET /customers/a%2Fb must find it (raw path matched)."""
+    for customer_id in ("a/b", "x/y%z"):
+        assert http.post(CUSTOMERS_PATH, json=profiles_body(profile(customer_id, email=f"{len(customer_id)}@x.io")),
+                         headers=JSON_AUTH).status_code == 201
+        encoded = quote(customer_id, safe="")
+        for prefix in ("", "/api/storefront/v1"):
+            found = http.get(f"{prefix}/customers/{encoded}", headers=AUTH)
+            assert found.status_code == 200, found.text
+            assert found.json()["data"]["customer"]["id"] == customer_id
+            assert http.get(f"{prefix}/customers/{encoded}/transactions", headers=AUTH).json() == {"data": []}
+    assert http.get("/customers/a/b", headers=AUTH).status_code == 404  # a real "/" is two segments
