@@ -344,6 +344,20 @@ def test_r4_body_dripping_past_the_deadline_is_408(
     assert stored(api) == before
 
 
+def test_a_big_body_arriving_steadily_past_the_deadline_is_accepted(
+        running: MockMasivoServer, api: httpx.Client, short_body_deadline: float) -> None:
+    """Issue 15 item 8: the deadline grows with what arrives, so a client sending at a fair rate is not cut
+    off when the whole body takes longer than the timeout (here 64 KiB over 1.2 s against 0.5 s)."""
+    padded = json.dumps({**body(), "padding": "x" * 65_000}).encode()
+    with connect(running) as sock:
+        sock.sendall(request_head(b"Content-Length: %d" % len(padded)))
+        for start in range(0, len(padded), 8192):
+            time.sleep(0.15)
+            sock.sendall(padded[start:start + 8192])
+        response = read_response(sock)
+    assert response.status == 201, response.raw[:300]
+
+
 class Records(logging.Handler):
     def __init__(self) -> None:
         super().__init__(logging.ERROR)
