@@ -16,6 +16,7 @@ credential header, which another site cannot send without a CORS preflight this 
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from starlette.responses import JSONResponse
@@ -24,6 +25,7 @@ from starlette.types import Scope
 from .settings import Settings
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+MAX_HEADER_BYTES = 16 * 1024  # as the README promises; h11 enforces it only on headers split across packets
 CROSS_SITE = frozenset({b"cross-site", b"same-site"})
 ANY_INTERFACE = frozenset({"0.0.0.0", "::", ""})
 
@@ -38,20 +40,14 @@ class SiteGuard:
 
     def refusal(self, scope: Scope) -> JSONResponse | None:
         """The answer refusing this request, or None when it may go on."""
-        host = origin = site = None
-        framings = 0
-        for name, value in scope["headers"]:
-            if name == b"host":
-                host = value
-            elif name == b"origin":
-                origin = value
-            elif name == b"sec-fetch-site":
-                site = value
-            elif name in (b"content-length", b"transfer-encoding"):
-                framings |= 1 if name == b"content-length" else 2
-        if framings == 3:
+        seen = _read_headers(scope["headers"])
+        if seen.size > MAX_HEADER_BYTES:
+            return _refuse(431, "Request headers too large", f"the request's headers take {seen.size} bytes; at "
+                           f"most {MAX_HEADER_BYTES} are read")
+        if seen.framings == 3:
             return _refuse(400, "Ambiguous framing", "the request has both Content-Length and Transfer-Encoding; "
                                                      "send one (RFC 9112 section 6.1). The connection is closed.")
+        host = _absolute_form_authority(scope) or seen.host
         if self.check_host and host is not None and not self.allows(host.decode("latin-1")):
             return _refuse(400, "Host not allowed",
                            f"this server does not answer to the name in Host: {host.decode('latin-1')[:100]!r}; "
@@ -59,7 +55,7 @@ class SiteGuard:
                            "service name)")
         if scope["method"] in SAFE_METHODS or not scope["path"].startswith("/_mock"):
             return None
-        if site in CROSS_SITE or (origin is not None and not _same_origin(origin, host)):
+        if seen.site in CROSS_SITE or (seen.origin is not None and not _same_origin(seen.origin, host)):
             return _refuse(403, "Cross-site request refused",
                            "a page of another site or origin may not change this server's state; call /_mock "
                            "from your tests, scripts or the server's own page (/_mock/ui)")
@@ -75,6 +71,47 @@ class SiteGuard:
         except ValueError:
             return False
         return True
+
+
+@dataclass(slots=True)
+class SeenHeaders:
+    host: bytes | None = None
+    origin: bytes | None = None
+    site: bytes | None = None
+    framings: int = 0  # 1: Content-Length, 2: Transfer-Encoding, 3: both
+    size: int = 0
+
+
+def _read_headers(headers: list[tuple[bytes, bytes]]) -> SeenHeaders:
+    """What the guard needs of a request's headers, in one pass."""
+    seen = SeenHeaders()
+    for name, value in headers:
+        seen.size += len(name) + len(value) + 4  # ": " and CRLF
+        if name == b"host":
+            seen.host = value
+        elif name == b"origin":
+            seen.origin = value
+        elif name == b"sec-fetch-site":
+            seen.site = value
+        elif name == b"content-length":
+            seen.framings |= 1
+        elif name == b"transfer-encoding":
+            seen.framings |= 2
+    return seen
+
+
+def _absolute_form_authority(scope: Scope) -> bytes | None:
+    """For `GET http://host:port/path` (RFC 9112 section 3.2.2, which a server must accept): the scope's
+    path becomes the path, and the authority is returned, to be checked in place of Host."""
+    path: str = scope["path"]
+    if not path.startswith(("http://", "https://")):
+        return None
+    target = urlsplit(path)
+    scope["path"] = target.path or "/"
+    raw = scope.get("raw_path")
+    if raw:
+        scope["raw_path"] = b"/" + raw.split(b"/", 3)[3] if raw.count(b"/") >= 3 else b"/"
+    return target.netloc.encode("latin-1")
 
 
 def _without_port(host: str) -> str:

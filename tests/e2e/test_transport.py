@@ -496,3 +496,23 @@ def test_content_length_with_transfer_encoding_is_400_and_nothing_smuggled_behin
         sock.settimeout(5)
         assert sock.recv(65536) == b""  # closed: the smuggled reset is never read
     assert stored(api) == before > 0
+
+
+def test_headers_over_16_kib_in_one_packet_are_431(running: MockMasivoServer, api: httpx.Client) -> None:
+    """Issue 15 item 13: h11 limits only headers that arrive in pieces; the README promises 16 KiB."""
+    before = stored(api)
+    response = exchange(running, with_length(VALID, b"X-Pad: " + b"a" * 100_000))
+    assert_raw_error(response, 431, "Request headers too large")
+    assert stored(api) == before
+    assert exchange(running, with_length(VALID, b"X-Pad: " + b"a" * 15_000)).status == 201
+
+
+def test_an_absolute_form_target_is_served_and_its_authority_checked(running: MockMasivoServer) -> None:
+    """RFC 9112 section 3.2.2: a server must accept `GET http://host/path`; the authority stands for Host."""
+    url = httpx.URL(running.url)
+    own = b"GET http://127.0.0.1:%d/_mock/health?x=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" % url.port
+    served = exchange(running, own)
+    assert served.status == 422 and b"unknown query parameter 'x'" in served.body  # routed as /_mock/health
+    assert exchange(running, own.replace(b"?x=1", b"")).json()["status"] == "ok"
+    rebound = exchange(running, b"GET http://attacker.example/_mock/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    assert_raw_error(rebound, 400, "Host not allowed")
