@@ -242,8 +242,9 @@ def _rejection_text(entry: dict[str, Any]) -> str:
     errors = entry["errors"]
     lines = [f"  {entry['method']} {entry['path']} -> {entry['status']}" + ("" if errors else " (no details)")]
     lines += [f"      {error['path'] or '/'}: {error['message']}" for error in errors[:SHOWN_ERRORS]]
-    if len(errors) > SHOWN_ERRORS:
-        lines.append(f"      ... and {len(errors) - SHOWN_ERRORS} more error(s)")
+    total = entry.get("errors_total", len(errors))  # the journal keeps only an entry's first few errors
+    if total > SHOWN_ERRORS:
+        lines.append(f"      ... and {total - SHOWN_ERRORS} more error(s)")
     return "\n".join(lines)
 
 

@@ -39,7 +39,8 @@ class SiteGuard:
         self.names = frozenset(names | {"localhost"})
 
     def refusal(self, scope: Scope) -> JSONResponse | None:
-        """The answer refusing this request, or None when it may go on."""
+        """The answer refusing this request, or None when it may go on (an absolute-form target's scope
+        is first given its plain path, so that routing sees what the client meant)."""
         seen = _read_headers(scope["headers"])
         if seen.size > MAX_HEADER_BYTES:
             return _refuse(431, "Request headers too large", f"the request's headers take {seen.size} bytes; at "

@@ -185,7 +185,8 @@ def _inspection_schemas() -> dict[str, Any]:
                        status=status, failure=failure, **{member: {"type": "object"}})
 
     return {
-        "MasivoCustomer": _object(id=STRING, metrics=_object(lifetime=period)),
+        # metrics: from processed purchases, else the migrated ones as sent (any periods), else zeros
+        "MasivoCustomer": _object(id=STRING, metrics={"type": "object", "properties": {"lifetime": period}}),
         "Wallet": _object(id=STRING, owner_id=STRING, lines={"type": "array"}, totals={"type": "array"}),
         "Health": _object(status={"const": "ok"}, version=STRING, events=INTEGER),
         "CustomerSummary": _object(id=STRING, events=INTEGER, metrics=_object(lifetime=period),

@@ -48,14 +48,13 @@ const card = (label, value, tone) => el("div", { class: `card ${tone || ""}` },
 
 // -- data --------------------------------------------------------------------------------------
 
-async function get(path, params) {
+// `scoped`: narrowed to the chosen account (lists); ids name one record whatever the account.
+async function get(path, params, scoped = true) {
   const query = new URLSearchParams();
   for (const [name, value] of Object.entries(params || {})) {
     if (value !== "" && value !== null && value !== undefined) query.set(name, value);
   }
-  const account = $account.value;
-  if (account && !(params && "noAccount" in params)) query.set("account", account);
-  query.delete("noAccount");
+  if (scoped && $account.value) query.set("account", $account.value);
   const url = API + path + (query.toString() ? "?" + query : "");
   const answer = await fetch(url, { headers: { Accept: "application/json" } });
   const data = await answer.json().catch(() => ({}));
@@ -174,7 +173,7 @@ const views = {
 };
 
 async function requestDetail(id) {
-  const { data } = await get(`requests/${encodeURIComponent(id)}`, { noAccount: 1 });
+  const { data } = await get(`requests/${encodeURIComponent(id)}`, {}, false);
   const parts = [
     el("h2", {}, link("#requests", "Requests"), ` › ${data.id}`),
     el("div", { class: "panel" }, el("dl", { class: "facts" },
@@ -233,11 +232,11 @@ async function customerDetail(id) {
 }
 
 async function batchDetail(id) {
-  const { data: batches } = await get("batches", { limit: 1000, noAccount: 1 });
+  const { data: batches } = await get("batches", { limit: 1000 }, false);
   const batch = batches.find((b) => b.id === id);
   if (!batch) throw new Error(`no batch ${id} among the newest 1000`);
   const path = { profile: "profiles", transaction: "transactions", event: "events" }[batch.kind];
-  const { data, total } = await get(path, { batch_id: id, limit: 1000, noAccount: 1 });
+  const { data, total } = await get(path, { batch_id: id, limit: 1000 }, false);
   return [
     el("h2", {}, link("#batches", "Batches"), ` › ${id}`),
     el("p", { class: "muted" }, `${batch.kind} batch of account ${batch.account}, received ${batch.received_at}: `
@@ -405,7 +404,7 @@ async function show(force) {
 }
 
 async function loadAccounts() {
-  const { data } = await get("accounts", { limit: 1000, noAccount: 1 });
+  const { data } = await get("accounts", { limit: 1000 }, false);
   const chosen = $account.value;
   const known = new Set([...$account.options].map((o) => o.value));
   for (const account of data) {

@@ -143,7 +143,7 @@ def test_data_dir_that_is_a_file_is_refused(tmp_path: Path) -> None:
     not_a_dir = tmp_path / "file"
     not_a_dir.write_text("")
     settings = Settings(data=not_a_dir, port=0, log_level="warning")
-    with pytest.raises(ServerStartError, match=f"cannot use data directory {re.escape(str(not_a_dir))}"):
+    with pytest.raises(ServerStartError, match=f"cannot use {re.escape(str(not_a_dir))} as the data directory"):
         MockMasivoServer(settings).start()
 
 
