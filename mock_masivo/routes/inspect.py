@@ -57,15 +57,16 @@ Pager = Callable[[int, int], tuple[list[Any], int]]  # (limit, offset) -> (a pag
 JSONL_CHUNK = 1000  # records read per trip to the store while streaming JSON lines
 
 
-def _listing(request: Request, pager: Pager) -> Response:
+async def _listing(request: Request, pager: Pager) -> Response:
     """A page as `{"data", "total"}`, or with ?format=jsonl every match as JSON lines, streamed a
-    chunk at a time (read off the event loop), so memory stays flat however many records match."""
+    chunk at a time, so memory stays flat however many records match. Pages are read off the event
+    loop: a query that scans a big store must not hold up the migration requests meanwhile."""
     wanted = request.query_params.get("format", "json")
     if wanted not in ("json", "jsonl"):
         raise InvalidParameter(f"query parameter 'format' must be json or jsonl, got {wanted[:32]!r}")
     if wanted == "json":
         limit, offset = _page(request)
-        data, total = pager(limit, offset)
+        data, total = await asyncio.to_thread(pager, limit, offset)
         return FastJSONResponse({"data": data, "total": total})
     paged = [name for name in ("limit", "offset") if name in request.query_params]
     if paged:
@@ -99,7 +100,7 @@ async def list_events(request: Request) -> Response:
     where = EventFilter(account=params.get("account"), customer_id=params.get("customer_id"), type=params.get("type"),
                         batch_id=params.get("batch_id"), purchase_id=params.get("purchase_id"), status=status,
                         duplicates=None if duplicates is None else duplicates == "true")
-    return _listing(request, lambda limit, offset: found.store.events(where, limit, offset, found.due))
+    return await _listing(request, lambda limit, offset: found.store.events(where, limit, offset, found.due))
 
 
 async def get_event(request: Request) -> Response:
@@ -118,13 +119,13 @@ def _status(request: Request) -> str | None:
     return status
 
 
-def _list_records(request: Request, kind: Kind, members: tuple[str, ...]) -> Response:
+async def _list_records(request: Request, kind: Kind, members: tuple[str, ...]) -> Response:
     only(request, *PAGING, "customer_id", "batch_id", "status", *members)
     found, params = services(request), request.query_params
     where = RecordFilter(account=params.get("account"), customer_id=params.get("customer_id"),
                          batch_id=params.get("batch_id"), status=_status(request),
                          members=tuple((name, params[name]) for name in members if name in params))
-    return _listing(request, lambda limit, offset: found.store.records(kind, where, limit, offset, found.due))
+    return await _listing(request, lambda limit, offset: found.store.records(kind, where, limit, offset, found.due))
 
 
 def _get_record(request: Request, kind: Kind) -> Response:
@@ -137,7 +138,7 @@ def _get_record(request: Request, kind: Kind) -> Response:
 
 
 async def list_profiles(request: Request) -> Response:
-    return _list_records(request, PROFILE, ("email",))
+    return await _list_records(request, PROFILE, ("email",))
 
 
 async def get_profile(request: Request) -> Response:
@@ -145,7 +146,7 @@ async def get_profile(request: Request) -> Response:
 
 
 async def list_transactions(request: Request) -> Response:
-    return _list_records(request, TRANSACTION, ("type", "reward_id"))
+    return await _list_records(request, TRANSACTION, ("type", "reward_id"))
 
 
 async def get_transaction(request: Request) -> Response:
@@ -167,7 +168,7 @@ async def list_customers(request: Request) -> Response:
                          "profile": profile, "transactions": transactions})
         return data, total
 
-    return _listing(request, pager)
+    return await _listing(request, pager)
 
 
 async def get_customer(request: Request) -> Response:
@@ -185,7 +186,7 @@ async def list_batches(request: Request) -> Response:
     if kind is not None and kind not in KINDS:
         raise InvalidParameter(f"query parameter 'kind' must be one of {', '.join(KINDS)}, got {kind[:32]!r}")
     store, account = services(request).store, request.query_params.get("account")
-    return _listing(request, lambda limit, offset: store.batches(account, limit, offset, kind))
+    return await _listing(request, lambda limit, offset: store.batches(account, limit, offset, kind))
 
 
 async def list_requests(request: Request) -> Response:
@@ -194,7 +195,7 @@ async def list_requests(request: Request) -> Response:
     if status is not None and not (status.isascii() and status.isdigit() and len(status) == 3):
         raise InvalidParameter(f"query parameter 'status' must be an HTTP status code, got {status[:32]!r}")
     calls = services(request).requests.calls(request.query_params.get("account"), int(status) if status else None)
-    return _listing(request, lambda limit, offset: ([call.as_dict() for call in calls[offset:offset + limit]],
+    return await _listing(request, lambda limit, offset: ([call.as_dict() for call in calls[offset:offset + limit]],
                                                     len(calls)))
 
 
@@ -231,7 +232,7 @@ async def list_accounts(request: Request) -> Response:
     """Every account's id (not its credentials): the default one first, then in order of creation."""
     only(request, "limit", "offset", "format")
     ids = [{"id": account_id} for account_id in (DEFAULT_ACCOUNT, *services(request).store.account_ids())]
-    return _listing(request, lambda limit, offset: (ids[offset:offset + limit], len(ids)))
+    return await _listing(request, lambda limit, offset: (ids[offset:offset + limit], len(ids)))
 
 
 async def create_account(request: Request) -> Response:
@@ -353,7 +354,7 @@ async def list_faults(request: Request) -> Response:
     only(request, *PAGING)
     account = request.query_params.get("account")
     rules = [rule.public() for rule in services(request).faults.rules() if account in (None, rule.account)]
-    return _listing(request, lambda limit, offset: (rules[offset:offset + limit], len(rules)))
+    return await _listing(request, lambda limit, offset: (rules[offset:offset + limit], len(rules)))
 
 
 async def delete_faults(request: Request) -> Response:
