@@ -4,6 +4,8 @@
 
 const API = "./"; // the page is /_mock/ui, so "./events" is /_mock/events
 const POLL_MS = 1000;
+const MAX_POLL_MS = 10000;
+const SLOWDOWN = 10; // wait ten times as long as the last update took: the page costs the server at most ~10%
 const SHOWN = 100;
 const MINUTES = 60; // the chart's width: the last hour with requests
 const $main = document.getElementById("main");
@@ -62,6 +64,12 @@ async function get(path, params, scoped = true) {
   return data;
 }
 
+// The newest SHOWN entries of a list kept oldest first: its total, then its last page.
+async function newest(path, params) {
+  const { total } = await get(path, { ...params, limit: 0 });
+  return get(path, { ...params, limit: SHOWN, offset: Math.max(0, total - SHOWN) });
+}
+
 // -- views -------------------------------------------------------------------------------------
 
 const views = {
@@ -105,9 +113,7 @@ const views = {
   async requests(id) {
     if (id) return requestDetail(id);
     const status = currentFilter("status");
-    const first = await get("requests", { status, limit: 0 });
-    const offset = Math.max(0, first.total - SHOWN);
-    const { data, total } = await get("requests", { status, limit: SHOWN, offset });
+    const { data, total } = await newest("requests", { status });
     const report = (await get("report")).data;
     const filter = el("select", { id: "status-filter" }, el("option", { value: "" }, "every status"),
       Object.keys(report.requests.by_status).filter((s) => s !== "None")
@@ -137,17 +143,22 @@ const views = {
       const { data } = await get("profiles", { email: search, limit: SHOWN });
       rows = data.map((p) => ({ id: p.customer_id, cells: [p.customer_id, p.customer.email ?? "", statusCell(p.status)] }));
     } else {
-      const { data } = await get("customers", { limit: 1000 });
-      rows = data.filter((c) => !search || c.id.includes(search)).slice(0, SHOWN)
-        .map((c) => ({ id: c.id, cells: [c.id, c.profile ? "yes" : "no", c.transactions, c.events] }));
+      const { data } = await get("customers", { limit: SHOWN });
+      rows = data.map((c) => ({ id: c.id, cells: [c.id, c.profile ? "yes" : "no", c.transactions, c.events] }));
     }
     const box = el("input", { id: "customer-search", placeholder: "customer id or email", value: search, size: 30 });
-    box.addEventListener("keydown", (e) => { if (e.key === "Enter") setFilter("q", box.value.trim()); });
+    const find = () => {
+      const wanted = box.value.trim();
+      if (wanted && !wanted.includes("@")) location.hash = `#customers/${encodeURIComponent(wanted)}`; // an id
+      else setFilter("q", wanted);
+    };
+    box.addEventListener("keydown", (e) => { if (e.key === "Enter") find(); });
     const headers = search.includes("@") ? ["customer", "email", "profile"]
       : ["customer", "processed profile", num("transactions"), num("events")];
     return [
       el("h2", {}, "Customers"),
-      el("div", { class: "toolbar" }, box, el("button", { onclick: () => setFilter("q", box.value.trim()) }, "Search")),
+      el("div", { class: "toolbar" }, box, el("button", { onclick: find }, "Search"),
+        el("span", { class: "muted" }, search ? "" : `the first ${SHOWN} customers; search for any other`)),
       table(headers, rows, (row) => { location.hash = `#customers/${encodeURIComponent(row.id)}`; }),
     ];
   },
@@ -155,12 +166,12 @@ const views = {
   async batches(id) {
     if (id) return batchDetail(id);
     const kind = currentFilter("kind");
-    const { data, total } = await get("batches", { kind, limit: 1000 });
+    const { data, total } = await newest("batches", { kind });
     const filter = el("select", { id: "kind-filter" }, ["", "profile", "transaction", "event"]
       .map((k) => el("option", { value: k }, k || "every kind")));
     filter.value = kind;
     filter.addEventListener("change", () => setFilter("kind", filter.value));
-    const rows = data.slice().reverse().slice(0, SHOWN).map((b) => ({
+    const rows = data.slice().reverse().map((b) => ({
       id: b.id, kind: b.kind, cells: [b.id, b.kind, b.account, b.received_at, b.customers, b.records] }));
     return [
       el("h2", {}, "Batches"),
@@ -232,16 +243,17 @@ async function customerDetail(id) {
 }
 
 async function batchDetail(id) {
-  const { data: batches } = await get("batches", { limit: 1000 }, false);
-  const batch = batches.find((b) => b.id === id);
-  if (!batch) throw new Error(`no batch ${id} among the newest 1000`);
-  const path = { profile: "profiles", transaction: "transactions", event: "events" }[batch.kind];
-  const { data, total } = await get(path, { batch_id: id, limit: 1000 }, false);
+  // A batch holds records of one kind: ask each kind's list for it (by batch_id, an index lookup).
+  const lists = { profile: "profiles", transaction: "transactions", event: "events" };
+  const found = await Promise.all(Object.entries(lists).map(async ([kind, path]) =>
+    [kind, await get(path, { batch_id: id, limit: 1000 }, false)]));
+  const [kind, { data, total }] = found.find(([, listing]) => listing.total > 0) || ["", { data: [], total: 0 }];
+  if (!total) throw new Error(`no batch ${id} holds any record`);
   return [
     el("h2", {}, link("#batches", "Batches"), ` › ${id}`),
-    el("p", { class: "muted" }, `${batch.kind} batch of account ${batch.account}, received ${batch.received_at}: `
-      + `${total} records`),
-    recordsTable(batch.kind, data),
+    el("p", { class: "muted" }, `${kind} batch of account ${data[0].account}, received ${data[0].received_at}: `
+      + `${total} records${total > data.length ? `, the first ${data.length} shown` : ""}`),
+    recordsTable(kind, data),
   ];
 }
 
@@ -413,13 +425,17 @@ async function loadAccounts() {
   $account.value = chosen;
 }
 
-function poll() {
+// Every second while the page is visible; slower when the server takes long to answer (a report of
+// millions of records costs the server a scan each time), so an open page never weighs on a dry run.
+function poll(delay = POLL_MS) {
   clearTimeout(polling);
   polling = setTimeout(async () => {
     const typing = document.activeElement && document.activeElement.id === "customer-search";
-    if (!typing) await Promise.all([show(false), loadAccounts().catch(() => {})]);
-    poll();
-  }, POLL_MS);
+    if (document.hidden || typing) return poll();
+    const began = performance.now();
+    await Promise.all([show(false), loadAccounts().catch(() => {})]);
+    poll(Math.min(MAX_POLL_MS, Math.max(POLL_MS, SLOWDOWN * (performance.now() - began))));
+  }, delay);
 }
 
 window.addEventListener("hashchange", () => { window.scrollTo(0, 0); show(true); });

@@ -150,3 +150,29 @@ def test_the_page_is_locked_down_and_a_browser_at_the_root_is_sent_to_it(served:
         assert (redirected.status_code, redirected.headers["location"]) == (303, "/_mock/ui")
         assert http.get("/").status_code == 404  # an API client keeps its 404
 
+
+
+def test_customers_are_found_by_id_or_by_email(page: Any, served: MockMasivoServer) -> None:
+    with client_for(served.url) as http:
+        assert http.post(CUSTOMERS_PATH, json=profiles_body(profile("ana", email="Ana@Example.com")),
+                         headers=JSON_AUTH).status_code == 201
+    visit(page, served, "#customers")
+    page.fill("#customer-search", "ana")
+    page.press("#customer-search", "Enter")
+    sync_api.expect(page.locator("main h2")).to_have_text("Customers \u203a ana")
+    visit(page, served, "#customers")
+    page.fill("#customer-search", "Ana@Example.com")
+    page.press("#customer-search", "Enter")
+    sync_api.expect(page.locator("tbody tr")).to_have_count(1)
+    assert page.locator("tbody tr td").first.inner_text() == "ana"
+
+
+def test_lists_show_the_newest_hundred_first(page: Any, served: MockMasivoServer) -> None:
+    with client_for(served.url) as http:
+        for number in range(105):
+            assert post_events(http, body(prefix=f"n{number}-")).status_code == 201
+    for fragment, newest, oldest in (("#batches", "bat_105", "bat_6"), ("#requests", "req_105", "req_6")):
+        visit(page, served, fragment)
+        rows = page.locator("tbody tr")
+        sync_api.expect(rows).to_have_count(100)
+        assert (rows.first.get_attribute("data-id"), rows.last.get_attribute("data-id")) == (newest, oldest)
