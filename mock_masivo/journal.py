@@ -232,6 +232,17 @@ class Journal:
         except OSError as exc:  # the new file is in use; only its name's durability is in doubt
             self._break(f"fsync of {self.path.parent} failed ({exc.strerror}); restart the server to write again")
 
+    def empty_into(self, payloads: Iterable[bytes]) -> None:
+        """Truncate the live file and write `payloads` into it: for a disk too full for `rewrite`'s copy.
+        Not atomic: a crash in between leaves the file empty or its last line torn (cut at start-up)."""
+        data = b"".join(frame(payload) for payload in payloads)
+        try:
+            os.ftruncate(self._fd, 0)
+            _write_all(self._fd, data)  # O_APPEND: at the new end, 0
+            self._sync()
+        except OSError as exc:  # the file may now be empty: nothing written after this can be trusted
+            raise self._break(f"emptying {self.path} failed ({exc.strerror}); restart the server") from exc
+
     def close(self) -> None:
         with self._wakeup:
             self._closing = True

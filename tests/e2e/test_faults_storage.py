@@ -109,12 +109,30 @@ def test_failed_fsync_answers_503_until_restart_and_the_batch_is_whole_or_absent
         assert post_events(client, body(1, 1, prefix="fresh-")).status_code == 201
 
 
-def test_reset_that_cannot_be_written_answers_507_and_removes_nothing(
+def test_an_account_reset_that_cannot_be_written_answers_507_and_removes_nothing(
         make_server: StartServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     server = make_server()
     with httpx.Client(base_url=server.url, timeout=30) as client:
         assert post_events(client, body(2, 2)).status_code == 201
         before = snapshot(client, tmp_path / "data")
+
+        def full_disk(fd: int, data: bytes) -> None:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+        monkeypatch.setattr(journal_module, "_write_all", full_disk)
+        response = client.post("/_mock/reset", params={"account": "default"})
+        assert (response.status_code, response.json()["error"]) == (507, "Insufficient storage")
+        assert snapshot(client, tmp_path / "data") == before
+
+
+def test_a_full_reset_frees_the_disk_even_when_it_is_full(make_server: StartServer, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 15 item 6: a full disk used to make the reset itself fail (507), so space could not be freed."""
+    server = make_server()
+    journal = tmp_path / "data" / "journal.jsonl"
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        assert post_events(client, body(20, 20)).status_code == 201
+        size = journal.stat().st_size
         real = journal_module._write_all
 
         def full_disk_except_the_journal(fd: int, data: bytes) -> None:
@@ -124,9 +142,11 @@ def test_reset_that_cannot_be_written_answers_507_and_removes_nothing(
 
         monkeypatch.setattr(journal_module, "_write_all", full_disk_except_the_journal)
         response = client.post("/_mock/reset")
-        assert (response.status_code, response.json()["error"]) == (507, "Insufficient storage")
-        assert snapshot(client, tmp_path / "data") == before
+        assert (response.status_code, response.json()["events"]) == (200, 400)
+        assert journal.stat().st_size < size / 20
         assert not list((tmp_path / "data").glob("*.tmp"))
+        assert fetch_all(client, "/_mock/events") == []
+        assert post_events(client, body(1, 1)).headers["X-Mock-Batch-Id"] == "bat_2"
 
 
 def test_reset_then_sigkill_then_restart_brings_nothing_back(tmp_path: Path) -> None:

@@ -163,29 +163,71 @@ def test_data_dir_that_is_a_file_is_refused_with_its_name(tmp_path: Path) -> Non
         EventStore(not_a_dir)
 
 
-def test_failed_reset_leaves_the_store_and_the_file_as_they_were(opened: list[EventStore], data: Path,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    store = open_store(opened, data)
-    add(store)
-    before, raw = listing(store), (data / JOURNAL_FILE).read_bytes()
+def no_room_but_in_the_journal(data: Path) -> Any:
+    """A _write_all for a full disk: only the live journal's own blocks can be rewritten."""
     real = journal_module._write_all
 
-    def full_disk_for_the_rewrite(fd: int, chunk: bytes) -> None:
+    def write(fd: int, chunk: bytes) -> None:
         if os.fstat(fd).st_ino != os.stat(data / JOURNAL_FILE).st_ino:
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         real(fd, chunk)
 
-    monkeypatch.setattr(journal_module, "_write_all", full_disk_for_the_rewrite)
+    return write
+
+
+def test_a_full_reset_on_a_full_disk_empties_the_journal_in_place(opened: list[EventStore], data: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    store = open_store(opened, data)
+    add_account(store, "acc_1")
+    add(store)
+    add(store, account="acc_1")
+    inode, size = os.stat(data / JOURNAL_FILE).st_ino, os.stat(data / JOURNAL_FILE).st_size
+    monkeypatch.setattr(journal_module, "_write_all", no_room_but_in_the_journal(data))
+    assert store.reset() == {"batches": 2, "profiles": 0, "transactions": 0, "events": 8}
+    assert listing(store) == []
+    assert os.stat(data / JOURNAL_FILE).st_ino == inode and os.stat(data / JOURNAL_FILE).st_size < size
+    assert sorted(path.name for path in data.iterdir()) == [JOURNAL_FILE, "lock"]  # no tmp left behind
+    assert add(store, prefix="after-") == "bat_3"  # appends still work and go to the live file
+    monkeypatch.undo()
+    close(opened, store)
+    again = open_store(opened, data)
+    assert [event["customer_id"] for event in listing(again)] == ["after-0", "after-0", "after-1", "after-1"]
+    assert again.account_ids() == ["acc_1"]
+
+
+def test_an_account_reset_that_cannot_be_written_leaves_the_store_and_the_file_as_they_were(
+        opened: list[EventStore], data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = open_store(opened, data)
+    add(store)
+    before, raw = listing(store), (data / JOURNAL_FILE).read_bytes()
+
+    def full_disk(fd: int, chunk: bytes) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(journal_module, "_write_all", full_disk)
     with pytest.raises(StorageFull):
-        store.reset()
+        store.reset("default")
     assert listing(store) == before
     assert (data / JOURNAL_FILE).read_bytes() == raw
-    assert sorted(path.name for path in data.iterdir()) == [JOURNAL_FILE, "lock"]  # no tmp left behind
-    add(store, prefix="after-")  # appends still work and go to the live file
     monkeypatch.undo()
-    assert store.reset() == {"batches": 2, "profiles": 0, "transactions": 0, "events": 8}
+    assert store.reset("default") == {"batches": 1, "profiles": 0, "transactions": 0, "events": 4}
     close(opened, store)
     assert listing(open_store(opened, data)) == []
+
+
+def test_an_account_reset_appends_one_line_instead_of_rewriting_the_journal(opened: list[EventStore],
+                                                                           data: Path) -> None:
+    store = open_store(opened, data)
+    add_account(store, "acc_1")
+    add(store)
+    add(store, account="acc_1")
+    before = (data / JOURNAL_FILE).read_bytes()
+    inode = os.stat(data / JOURNAL_FILE).st_ino
+    store.reset("acc_1")
+    after = (data / JOURNAL_FILE).read_bytes()
+    assert os.stat(data / JOURNAL_FILE).st_ino == inode
+    assert after.startswith(before)
+    assert orjson.loads(after[len(before):].split(b" ", 1)[1]) == {"op": "reset", "account": "acc_1"}
 
 
 def test_a_record_of_an_unknown_type_refuses_to_load_instead_of_being_dropped(tmp_path: Path) -> None:
@@ -253,3 +295,50 @@ def test_one_event_batches_are_indexed_as_the_general_path_indexes_them(
     monkeypatch.setattr(EventStore, "_index_one", general)
     assert indexed(None if memory else tmp_path / "general") == fast
     assert [bool(found) for found in fast[0]] == [False, False, True, False, False, False, True, False]
+
+
+def store_of(mode: str, opened: list[EventStore], data: Path) -> EventStore:
+    store = open_store(opened, data) if mode == "data" else EventStore()
+    if mode == "memory":
+        opened.append(store)
+    return store
+
+
+def everything(store: EventStore, account: str | None = None) -> dict[str, Any]:
+    """What every listing of the store says, rendered as the inspection API would."""
+    tally = store.tally(account, processed)
+    return orjson.loads(orjson.dumps({
+        "events": store.events(EventFilter(account=account), 1000, 0, processed),
+        "by_type": store.events(EventFilter(account=account, type="PURCHASE"), 1000, 0, processed),
+        "by_purchase": store.events(EventFilter(account=account, purchase_id="p-1"), 1000, 0, processed),
+        "duplicates": store.events(EventFilter(account=account, duplicates=True), 1000, 0, processed),
+        "customers": store.customers(account, 1000, 0),
+        "batches": store.batches(account, 1000, 0),
+        "tally": [tally.batches, tally.accepted, tally.duplicates],
+        "count": store.count_events(),
+    }))
+
+
+@pytest.mark.parametrize("mode", ["data", "memory"])
+def test_after_an_account_reset_every_listing_is_as_if_it_had_never_stored_anything(
+        mode: str, opened: list[EventStore], data: Path) -> None:
+    store = store_of(mode, opened, data)
+    add_account(store, "acc_1")
+    add(store, prefix="same-")
+    expected = everything(store)
+    add(store, prefix="same-")  # the same events again: duplicates, in the same account
+    for _ in range(2):
+        add(store, account="acc_1", prefix="same-")  # the same customer ids, and duplicates, in another
+    assert store.reset("acc_1")["events"] == 8
+    add(store, account="default", prefix="x-")
+    store.reset("default")
+    add(store, prefix="same-")
+    assert everything(store)["duplicates"] == [[], 0]
+    now = everything(store)
+    assert now["count"] == expected["count"] and now["tally"] == expected["tally"]
+    assert [c[0] for c in now["customers"][0]] == ["same-0", "same-1"]
+    assert store.event("evt_5", processed) is None  # the second batch's first event, reset
+    assert everything(store, "acc_1")["events"] == [[], 0]
+    if mode == "data":
+        close(opened, store)
+        assert everything(open_store(opened, data)) == now
