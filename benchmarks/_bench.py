@@ -517,13 +517,14 @@ def table(title: str, rows: Sequence[Sequence[Any]], header: Sequence[str] = ("m
     return "\n".join(lines)
 
 
-def report(name: str, args: argparse.Namespace, results: dict[str, Any], rows: Sequence[Sequence[Any]]) -> Path:
-    """Print the table and write the JSON results; return the JSON's path."""
+def report(name: str, args: argparse.Namespace, results: dict[str, Any], rows: Sequence[Sequence[Any]],
+           header: Sequence[str] = ("measure", "value")) -> Path:
+    """Print the table (columns named by `header`) and write the JSON results; return the JSON's path."""
     info = machine()
     prelude = f", server prelude {info['server_prelude']!r}" if info["server_prelude"] else ""
     code = info["code"]["label"] or info["code"]["package"]
     print(table(f"{name} ({'quick' if args.quick else 'full'}; {info['nproc']} cores, Python {info['python']}, "
-                f"load {info['loadavg'][0]:.2f}, code {code}{prelude})", rows))
+                f"load {info['loadavg'][0]:.2f}, code {code}{prelude})", rows, header))
     out = args.out or RESULTS / f"{name}{'-quick' if args.quick else ''}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(orjson.dumps({"benchmark": name, "quick": args.quick, "machine": info, "results": results},

@@ -15,7 +15,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 SCRIPTS = ["bench_ingest.py", "bench_small_requests.py", "bench_flat_cost.py", "bench_replay.py",
-           "bench_validate_cli.py", "bench_invalid.py", "bench_kinds.py", "bench_jsonl.py",
+           "bench_validate_cli.py", "bench_invalid.py", "bench_kinds.py", "bench_jsonl.py", "bench_stalls.py",
            "bench_fixture_startup.py",
            "profile_ingest.py"]
 
