@@ -108,8 +108,10 @@ class Backend:
 
     # -- inspection ------------------------------------------------------------------------------
 
-    def inspected_customer(self, customer_id: str, account: str | None) -> dict[str, Any] | None:
-        """Everything received for a customer id, of every kind, or None when nothing was."""
+    def inspected_customer(self, customer_id: str, account: str | None, limit: int,
+                           offset: int) -> dict[str, Any] | None:
+        """Everything received for a customer id, of every kind, or None when nothing was; its events
+        a page at a time (`events_total` says how many), as a customer may have hundreds of thousands."""
         events = self.store.customer_events(customer_id, account, self.due)
         profiles = self.store.customer_records(PROFILE, customer_id, account, self.due)
         transactions = self.store.customer_records(TRANSACTION, customer_id, account, self.due)
@@ -118,7 +120,7 @@ class Backend:
         now = self.clock.now(account) if account is not None else self.clock.now()
         processed = [record for record in profiles if record["status"] == PROCESSED]
         current = processed[-1] if processed else None
-        return {"id": customer_id, "events": events,
+        return {"id": customer_id, "events": events[offset:offset + limit], "events_total": len(events),
                 "metrics": customer_metrics((stored["event"] for stored in events), now),
                 "profile": profiles[-1] if profiles else None,
                 "wallet": wallet(current["account"], customer_id, current["customer"].get("balance") or [])

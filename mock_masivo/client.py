@@ -54,10 +54,17 @@ class MockMasivoClient:
     def customer(self, customer_id: str) -> dict[str, Any] | None:
         """The customer with its events, metrics, profile, wallet and transactions, or None when nothing
         was received for it."""
-        response = self._http.get(f"/_mock/customers/{quote(customer_id, safe='')}", params=self._scoped({}))
+        path = f"/_mock/customers/{quote(customer_id, safe='')}"
+        response = self._http.get(path, params=self._scoped({}))
         if response.status_code == 404:
             return None
-        return _data(response)
+        customer = _data(response)
+        while len(customer["events"]) < customer["events_total"]:  # the server answers a page of events
+            more = _data(self._http.get(path, params=self._scoped({"offset": len(customer["events"])})))
+            if not more["events"]:
+                break
+            customer["events"].extend(more["events"])
+        return customer
 
     def customers(self) -> list[dict[str, Any]]:
         return self._all("/_mock/customers", {})

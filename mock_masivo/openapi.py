@@ -192,6 +192,7 @@ def _inspection_schemas() -> dict[str, Any]:
         "CustomerSummary": _object(id=STRING, events=INTEGER, metrics=_object(lifetime=period),
                                    profile={"type": "boolean"}, transactions=INTEGER),
         "CustomerDetail": _object(id=STRING, events={"type": "array", "items": STORED_EVENT},
+                                  events_total={"type": "integer", "minimum": 0},
                                   metrics=_object(lifetime=period),
                                   profile={"oneOf": [{"type": "null"}, _ref("StoredProfile")]},
                                   wallet={"oneOf": [{"type": "null"}, _ref("Wallet")]},
@@ -261,7 +262,11 @@ def _inspection_paths() -> dict[str, Any]:
             "parameters": PAGING,
             "responses": {"200": _json(_listing(_ref("CustomerSummary")), "Customers"), **_errors(422)}}},
         "/_mock/customers/{customer_id}": {"get": {
-            "parameters": [path_id["customer_id"], PAGING[2]],
+            "summary": "Everything received for a customer; its events a page at a time (limit, offset)",
+            "parameters": [path_id["customer_id"], PAGING[2],
+                           {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 0,
+                                                                       "maximum": 1000, "default": 1000}},
+                           PAGING[1]],
             "responses": {"200": _json(_object(data=_ref("CustomerDetail")), "The customer, its events and metrics"),
                           **_errors(404)}}},
         "/_mock/batches": {"get": {

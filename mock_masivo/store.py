@@ -20,6 +20,7 @@ import contextlib
 import gc
 import logging
 import threading
+import time
 from array import array
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
@@ -54,7 +55,10 @@ W = TypeVar("W", Future[int], "asyncio.Future[int]")  # what a write hands back:
 Due = Callable[[str, float], bool]
 RECORD_KINDS = tuple(name for name in KINDS if name != EVENT.name)  # kinds kept as RecordRows
 MAX_EXAMPLES = 5  # record ids shown per group of failures
-SCAN_SLICE = 20_000  # rows a reader looks at per hold of the store's lock (a few ms)
+# Rows a reader checks (or reads and parses) per hold of the store's lock: a few milliseconds each,
+# the longest a batch being indexed meanwhile waits.
+SCAN_SLICE = 5_000
+RENDER_SLICE = 500
 RECORD_MEMBER = {"profile": "customer", "transaction": "transaction"}  # where a stored record holds what was sent
 
 
@@ -741,16 +745,24 @@ class EventStore:
 
     # -- scanning --------------------------------------------------------------------------------
 
-    def _each(self, generation: int, rows: Sequence[int], visit: Callable[[int], None]) -> bool:
-        """visit(row) for every row, SCAN_SLICE rows per hold of the lock; False (and stop) if a full
-        reset came in between: the rows then mean nothing."""
-        for start in range(0, len(rows), SCAN_SLICE):
+    def _slices(self, generation: int, rows: Sequence[int], size: int,
+                visit: Callable[[Sequence[int]], None]) -> bool:
+        """visit(a slice of `size` rows) for all of them, holding the lock for one slice at a time;
+        False (and stop) if a full reset came in between: the rows then mean nothing."""
+        for start in range(0, len(rows), size):
             with self._lock:
                 if generation != self._generation:
                     return False
-                for row in rows[start:start + SCAN_SLICE]:
-                    visit(row)
+                visit(rows[start:start + size])
+            time.sleep(0)  # let a thread waiting for the lock have it: locks are not fair, and this one is free now
         return True
+
+    def _each(self, generation: int, rows: Sequence[int], visit: Callable[[int], None]) -> bool:
+        def visit_slice(part: Sequence[int]) -> None:
+            for row in part:
+                visit(row)
+
+        return self._slices(generation, rows, SCAN_SLICE, visit_slice)
 
     def _scan(self, generation: int, candidates: Sequence[int], checks: list[Callable[[int], bool]],
               limit: int, offset: int) -> tuple[list[int], int] | None:
@@ -762,19 +774,20 @@ class EventStore:
         total = 0
         passes = checks[0] if len(checks) == 1 else lambda row: all(check(row) for check in checks)
 
-        def visit(row: int) -> None:
+        def visit(part: Sequence[int]) -> None:
             nonlocal total
-            if passes(row):
-                if offset <= total < offset + limit:
-                    page.append(row)
-                total += 1
+            matched = [row for row in part if passes(row)]
+            page.extend(matched[max(0, offset - total):max(0, offset + limit - total)])
+            total += len(matched)
 
-        return (page, total) if self._each(generation, candidates, visit) else None
+        return (page, total) if self._slices(generation, candidates, SCAN_SLICE, visit) else None
 
     def _rendered(self, generation: int, rows: Sequence[int], render: Callable[[int], T]) -> list[T]:
-        """render(row) for every row, a slice at a time; nothing if a full reset came in between."""
+        """render(row) for every row, a few at a time (each reads and parses the record's bytes);
+        nothing if a full reset came in between."""
         rendered: list[T] = []
-        return rendered if self._each(generation, rows, lambda row: rendered.append(render(row))) else []
+        complete = self._slices(generation, rows, RENDER_SLICE, lambda part: rendered.extend(map(render, part)))
+        return rendered if complete else []
 
     def _has_gone(self) -> bool:
         """Whether some account was reset since the last full reset (its rows are still in the arrays)."""
@@ -900,7 +913,7 @@ class EventStore:
             checks.append(lambda row: rows.purchase_hash[row] == wanted
                           and event_attributes(self._event_object(row))[1] == where.purchase_id)
         if where.status is not None:
-            checks.append(lambda row: _event_status(batches[rows.batch[row]], due) == where.status)
+            checks.append(_same_status_by_batch(rows.batch, batches, due, where.status))
         if where.duplicates is not None and "duplicates" not in covered:
             checks.append(lambda row: bool(rows.duplicate_of[row]) == where.duplicates)
         return checks
@@ -975,6 +988,22 @@ def _require(condition: bool, problem: str) -> None:
 def _event_status(doc: dict[str, Any], due: Due) -> str:
     """Events never fail: QUEUED, then PROCESSED."""
     return PROCESSED if due(doc["account"], doc["at"]) else QUEUED
+
+
+def _same_status_by_batch(batch_of: array[int], batches: list[dict[str, Any]], due: Due,
+                          status: str) -> Callable[[int], bool]:
+    """Whether an event row has `status`, worked out once per batch: a batch's events are adjacent
+    rows and share its status."""
+    last_batch, last_answer = -1, False
+
+    def check(row: int) -> bool:
+        nonlocal last_batch, last_answer
+        batch = batch_of[row]
+        if batch != last_batch:
+            last_batch, last_answer = batch, _event_status(batches[batch], due) == status
+        return last_answer
+
+    return check
 
 
 @contextlib.contextmanager

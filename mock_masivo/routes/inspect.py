@@ -172,9 +172,11 @@ async def list_customers(request: Request) -> Response:
 
 
 async def get_customer(request: Request) -> Response:
-    only(request, "account")
+    only(request, "account", "limit", "offset")
     found, customer_id = services(request), request.path_params["customer_id"]
-    data = found.backend.inspected_customer(customer_id, request.query_params.get("account"))
+    limit, offset = _int_param(request, "limit", MAX_LIMIT, MAX_LIMIT), _int_param(request, "offset", 0)
+    data = await asyncio.to_thread(found.backend.inspected_customer, customer_id,
+                                   request.query_params.get("account"), limit, offset)
     if data is None:
         raise NotFound(f"nothing was received for customer {customer_id[:64]!r}")
     return FastJSONResponse({"data": data})

@@ -237,7 +237,8 @@ async function customerDetail(id) {
         : el("p", { class: "muted" }, "No processed profile, so no wallet."))),
     el("h3", {}, `Transactions (${data.transactions.length})`),
     recordsTable("transaction", data.transactions),
-    el("h3", {}, `Events (${data.events.length})`),
+    el("h3", {}, `Events (${data.events_total}${data.events_total > data.events.length
+      ? `, the first ${data.events.length} shown` : ""})`),
     recordsTable("event", data.events),
   ];
 }

@@ -173,7 +173,7 @@ def test_wrong_method_is_405_json_with_allow_and_changes_nothing(
     ("/_mock/events", "customr_id"), ("/_mock/profiles", "mail"), ("/_mock/transactions", "reward"),
     ("/_mock/customers", "customer_id"), ("/_mock/batches", "kinds"), ("/_mock/requests", "code"),
     ("/_mock/report", "acount"), ("/_mock/clock", "accounts"), ("/_mock/health", "verbose"),
-    ("/_mock/faults", "id"), ("/_mock/accounts", "account"), ("/_mock/customers/c0", "limit"),
+    ("/_mock/faults", "id"), ("/_mock/accounts", "account"), ("/_mock/customers/c0", "page"),
 ])
 def test_an_unknown_query_parameter_is_refused_naming_it_and_the_known_ones(
         api: httpx.Client, path: str, typo: str) -> None:

@@ -255,3 +255,17 @@ def test_inspection_of_a_customer_shows_every_kind(http: httpx.Client) -> None:
     post(http, TRANSACTIONS_PATH, transactions_body({"tx-only": [transaction(1)]}))
     assert http.get("/_mock/customers").json()["total"] == 2
     assert http.get("/_mock/customers/tx-only").json()["data"]["profile"] is None
+
+
+def test_a_customers_events_come_a_page_at_a_time_with_their_total(http: httpx.Client) -> None:
+    """Issue 15 item 7: a customer with 200k events was one 63 MiB answer."""
+    for number in range(3):
+        post(http, MIGRATE, {"customers": [{"id": "busy", "events": [event(number * 1000 + n) for n in range(1000)]}]})
+    whole = http.get("/_mock/customers/busy").json()["data"]
+    assert (len(whole["events"]), whole["events_total"]) == (1000, 3000)  # the default page: the first 1000
+    assert whole["metrics"]["lifetime"]["number_of_purchases"] == 3000  # metrics count every event
+    page = http.get("/_mock/customers/busy", params={"limit": 2, "offset": 2999}).json()["data"]
+    assert [stored["id"] for stored in page["events"]] == ["evt_3000"]
+    assert page["events_total"] == 3000
+    refused = http.get("/_mock/customers/busy", params={"limit": 1001})
+    assert refused.status_code == 422 and "'limit' must be at most 1000" in refused.json()["details"]

@@ -264,3 +264,13 @@ def test_an_unknown_filter_name_is_a_type_error_naming_the_known_ones(method: st
 def test_assert_received_with_a_misspelled_filter_raises_instead_of_passing() -> None:
     with MockMasivoClient("http://127.0.0.1:9") as client, pytest.raises(TypeError, match="customer_id, "):
         client.assert_received(customer="ben", count=1)
+
+
+def test_customer_gathers_every_page_of_its_events(client: MockMasivoClient, http: httpx.Client) -> None:
+    for number in range(2):
+        events = [event(number * 1000 + n) for n in range(1000)]
+        assert post_events(http, {"customers": [{"id": "busy", "events": events}]}).status_code == 201
+    customer = client.customer("busy")
+    assert customer is not None
+    assert [stored["id"] for stored in customer["events"]] == [f"evt_{n}" for n in range(1, 2001)]
+    assert customer["events_total"] == 2000
