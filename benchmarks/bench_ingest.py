@@ -26,7 +26,7 @@ from mock_masivo.validation import REQUEST_SCHEMA, PayloadValidator
 
 GOAL_EVENTS_PER_SECOND = 60_000
 GOAL_RATIO = 2 / 3
-STORES = {"durable": {}, "no-fsync": {"extra": ["--no-fsync"]}, "memory": {"memory": True}}
+STORES: dict[str, dict[str, Any]] = {"durable": {}, "no-fsync": {"extra": ["--no-fsync"]}, "memory": {"memory": True}}
 PURE, WORK = "pure: orjson.loads + jsonschema-rs", "work: route parser + PayloadValidator.check"
 
 

@@ -87,7 +87,9 @@ def main() -> None:
     args = arguments.parse_args()
     seconds = 5.0 if args.quick else 20.0
     rounds = args.rounds or (3 if args.quick else 5)
-    store = {"durable": {}, "no-fsync": {"extra": ["--no-fsync"]}, "memory": {"memory": True}}[args.store]
+    stores: dict[str, dict[str, Any]] = {"durable": {}, "no-fsync": {"extra": ["--no-fsync"]},
+                                         "memory": {"memory": True}}
+    store = stores[args.store]
     results: dict[str, Any] = {"store": args.store, "seconds_per_run": seconds, "rounds": rounds, "clients": {}}
     rows: list[list[Any]] = []
     for number, client in enumerate(args.clients.split(",")):

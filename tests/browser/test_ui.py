@@ -52,7 +52,11 @@ def page(browser: Any, served: MockMasivoServer) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 1300, "height": 900})
     opened = context.new_page()
     trouble: list[str] = []
-    opened.on("dialog", lambda dialog: (trouble.append(f"dialog: {dialog.message}"), dialog.dismiss()))
+    def refuse(dialog: Any) -> None:
+        trouble.append(f"dialog: {dialog.message}")
+        dialog.dismiss()
+
+    opened.on("dialog", refuse)
     opened.on("pageerror", lambda error: trouble.append(f"page error: {error}"))
     opened.on("console", lambda message: trouble.append(message.text) if message.type == "error" else None)
     yield opened

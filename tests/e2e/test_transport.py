@@ -449,7 +449,9 @@ def test_content_length_that_is_not_plain_digits_is_refused_in_process(declared:
 
     async def send() -> httpx.Response:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://mock") as client:
-            return await client.post(MIGRATE, content=VALID, headers=[*JSON_AUTH.items(), ("Content-Length", declared)])
+            headers = [*((name.encode(), value.encode()) for name, value in JSON_AUTH.items()),
+                       (b"Content-Length", declared)]
+            return await client.post(MIGRATE, content=VALID, headers=headers)
 
     try:
         assert_error(asyncio.run(send()), status, title)
@@ -510,6 +512,7 @@ def test_headers_over_16_kib_in_one_packet_are_431(running: MockMasivoServer, ap
 def test_an_absolute_form_target_is_served_and_its_authority_checked(running: MockMasivoServer) -> None:
     """RFC 9112 section 3.2.2: a server must accept `GET http://host/path`; the authority stands for Host."""
     url = httpx.URL(running.url)
+    assert url.port is not None
     own = b"GET http://127.0.0.1:%d/_mock/health?x=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" % url.port
     served = exchange(running, own)
     assert served.status == 422 and b"unknown query parameter 'x'" in served.body  # routed as /_mock/health

@@ -87,8 +87,9 @@ def from_schema(schema: dict[str, Any], extra_members: bool = True, depth: int =
     if kind == "array":
         return _arrays(schema, extra_members, depth)
     if kind == "string":
-        formatted = {"date-time": date_times, "email": lambda: emails}.get(schema.get("format", ""))
-        return formatted() if formatted is not None else _strings(schema)
+        if schema.get("format") == "date-time":
+            return date_times()
+        return emails if schema.get("format") == "email" else _strings(schema)
     if kind == "number":
         return numbers
     if kind == "boolean":

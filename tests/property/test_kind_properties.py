@@ -8,6 +8,7 @@ One server per module; each example gets a fresh account so examples never see e
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -20,7 +21,8 @@ from test_schema_properties import FAST, PER_KIND, encode, live, new_account, sa
 
 __all__ = ["live"]  # the module's server fixture, shared with the events properties
 
-KINDS = {
+RecordsOf = Callable[[dict[str, Any]], list[dict[str, Any]]]  # a customer entry's records
+KINDS: dict[str, tuple[str, str, str, RecordsOf]] = {
     "customers": (CUSTOMERS_PATH, "/_mock/profiles", "customer", lambda entry: [entry]),
     "transactions": (TRANSACTIONS_PATH, "/_mock/transactions", "transaction", lambda entry: entry["transactions"]),
 }

@@ -170,7 +170,7 @@ def test_arbitrary_header_values_never_get_a_server_error(
     headers = {"Content-Type": content_type, "Authorization": b"Bearer " + authorization}
     assert post(api, encode(body()), headers).status_code in (401, 415)
     assert post(api, encode(body()), {**JSON_AUTH, "Content-Type": content_type}).status_code in (201, 415)
-    authorize = api.get("/auth/authorize", headers={"x-api-key": api_key})
+    authorize = api.get("/auth/authorize", headers={b"x-api-key": api_key})
     assert authorize.status_code == 401, authorize.text
 
 

@@ -328,7 +328,7 @@ def test_a_group_of_loop_waiters_wakes_its_loop_once(journal: Journal) -> None:
             wakeups += 1
             return real(*args, **options)
 
-        loop.call_soon_threadsafe = counting  # type: ignore[method-assign]
+        loop.call_soon_threadsafe = counting  # type: ignore[method-assign,assignment]
         gate: Future[None] = Future()
         journal.run_in_order(lambda _offset: gate.result(timeout=10))  # holds the writer until all are queued
         applied: list[int] = []

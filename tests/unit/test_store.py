@@ -307,7 +307,7 @@ def store_of(mode: str, opened: list[EventStore], data: Path) -> EventStore:
 def everything(store: EventStore, account: str | None = None) -> dict[str, Any]:
     """What every listing of the store says, rendered as the inspection API would."""
     tally = store.tally(account, processed)
-    return orjson.loads(orjson.dumps({
+    rendered: dict[str, Any] = orjson.loads(orjson.dumps({
         "events": store.events(EventFilter(account=account), 1000, 0, processed),
         "by_type": store.events(EventFilter(account=account, type="PURCHASE"), 1000, 0, processed),
         "by_purchase": store.events(EventFilter(account=account, purchase_id="p-1"), 1000, 0, processed),
@@ -317,6 +317,7 @@ def everything(store: EventStore, account: str | None = None) -> dict[str, Any]:
         "tally": [tally.batches, tally.accepted, tally.duplicates],
         "count": store.count_events(),
     }))
+    return rendered
 
 
 @pytest.mark.parametrize("mode", ["data", "memory"])
