@@ -89,7 +89,7 @@ class Bodies:
 
 def route_parser() -> tuple[str, Callable[[bytes], tuple[Any, Any]]]:
     """The parser the migrate route uses: `parse_batch` (body, encoded events) where it exists, else `parse_object`."""
-    from mock_masivo import parsing
+    from mock_masivo.ingest import parsing
 
     if hasattr(parsing, "parse_batch"):
         return "parse_batch", parsing.parse_batch

@@ -1,6 +1,6 @@
 """The baseline of bench_small_requests: a bare Starlette endpoint that answers 201 without reading the body.
 
-Served by uvicorn with the configuration mock-masivo itself uses (`mock_masivo.server.uvicorn_config`:
+Served by uvicorn with the configuration mock-masivo itself uses (`mock_masivo.config.uvicorn_config`:
 h11, one worker, the same concurrency limit), so the two differ only in what the app does. uvicorn
 binds the port itself (as `uvicorn.run` does), so the baseline has asyncio's usual TCP_NODELAY.
 
@@ -17,8 +17,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from mock_masivo.server import uvicorn_config
-from mock_masivo.settings import Settings
+from mock_masivo.config import Settings
+from mock_masivo.testing.server import uvicorn_config
 
 
 async def accept(request: Request) -> Response:

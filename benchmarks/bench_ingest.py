@@ -20,9 +20,9 @@ import _bench
 import jsonschema_rs
 import orjson
 
-from mock_masivo.parsing import parse_object
-from mock_masivo.schemafiles import load_schema
-from mock_masivo.validation import REQUEST_SCHEMA, PayloadValidator
+from mock_masivo.ingest.parsing import parse_object
+from mock_masivo.ingest.schemas import load_schema
+from mock_masivo.ingest.validation import REQUEST_SCHEMA, PayloadValidator
 
 GOAL_EVENTS_PER_SECOND = 60_000
 GOAL_RATIO = 2 / 3

@@ -18,7 +18,7 @@ import _bench
 import httpx
 import orjson
 
-from mock_masivo.validation import PayloadValidator
+from mock_masivo.ingest.validation import PayloadValidator
 
 GOAL_RATIO = 2.0
 # (customer, event, JSON Pointer below the event or customer, new value or REMOVE): 10 distinct errors.

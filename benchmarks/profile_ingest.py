@@ -34,9 +34,9 @@ import _bench
 import orjson
 
 import mock_masivo
-from mock_masivo.journal import Journal
-from mock_masivo.store import EventStore
-from mock_masivo.validation import PayloadValidator
+from mock_masivo.ingest.validation import PayloadValidator
+from mock_masivo.storage.journal import Journal
+from mock_masivo.storage.store import EventStore
 
 FRAME = re.compile(r"^(?P<func>.*) \((?P<path>[^()]*):(?P<line>\d+)\)$")
 PACKAGE_ROOT = Path(mock_masivo.__file__).resolve().parent.parent

@@ -9,12 +9,13 @@ __version__ = "0.1.0"
 __all__ = ["MockMasivoClient", "MockMasivoServer", "Settings", "__version__", "create_app"]
 
 if TYPE_CHECKING:
-    from .app import create_app
-    from .client import MockMasivoClient
-    from .server import MockMasivoServer
-    from .settings import Settings
+    from .config import Settings
+    from .testing.client import MockMasivoClient
+    from .testing.server import MockMasivoServer
+    from .web.app import create_app
 
-_LAZY = {"create_app": "app", "MockMasivoClient": "client", "MockMasivoServer": "server", "Settings": "settings"}
+_LAZY = {"create_app": "web.app", "MockMasivoClient": "testing.client", "MockMasivoServer": "testing.server",
+         "Settings": "config"}
 
 
 def __getattr__(name: str) -> Any:

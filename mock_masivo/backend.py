@@ -14,11 +14,11 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from .clock import Clock
-from .kinds import EVENT, PROFILE, TRANSACTION
-from .metrics import PURCHASE, customer_metrics, time_key
-from .records import FAILED, PROCESSED
-from .store import EventStore
+from .domain.clock import Clock
+from .domain.kinds import EVENT, PROFILE, TRANSACTION
+from .domain.metrics import PURCHASE, customer_metrics, time_key
+from .storage.records import FAILED, PROCESSED
+from .storage.store import EventStore
 
 RECENT_DAYS = 92  # "the last 3 months" of GET /customers/{id}/transactions without `year`
 WALLET_NAMESPACE = uuid.UUID("6c5b6a4e-1f0e-4b7e-9a52-2f0f3c6d8a11")  # wallet ids: stable per account and customer

@@ -18,8 +18,7 @@ from typing import Any
 import click
 
 from . import __version__
-from .schemafiles import EXAMPLE_KINDS, example_text
-from .settings import (
+from .config import (
     DEFAULT_API_KEY,
     DEFAULT_TOKEN,
     MASIVO_BASE_PATH,
@@ -28,6 +27,7 @@ from .settings import (
     SettingsError,
     env_name,
 )
+from .ingest.schemas import EXAMPLE_KINDS, example_text
 
 log = logging.getLogger("mock_masivo")
 
@@ -113,10 +113,10 @@ def run(settings: Settings) -> None:
     """Open the store, print the banner, and serve until interrupted."""
     import uvicorn
 
-    from .app import create_app
-    from .datadir import DataDirError
-    from .journal import CorruptJournal
-    from .server import bind_socket, uvicorn_config
+    from .storage.datadir import DataDirError
+    from .storage.journal import CorruptJournal
+    from .testing.server import bind_socket, uvicorn_config
+    from .web.app import create_app
 
     logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s:     %(message)s")
     try:  # bind first: a serve that cannot listen leaves no new data directory behind
@@ -172,7 +172,7 @@ def _print_banner(settings: Settings, port: int) -> None:
               help="The endpoint the bodies are for (default: told from each body's shape, and said).")
 def validate(paths: tuple[str, ...], strict: bool, jsonl: bool, kind: str | None) -> None:
     """Check payload files offline: .json holds one body, .jsonl one per line, - reads stdin."""
-    from .offline import validate_paths
+    from .ingest.files import validate_paths
 
     sys.exit(validate_paths(paths, strict=strict, jsonl=jsonl, out=click.echo, err=lambda m: click.echo(m, err=True),
                             kind=kind))

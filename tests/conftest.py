@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from mock_masivo import MockMasivoServer
-from mock_masivo.settings import Settings
+from mock_masivo.config import Settings
 
 AUTH = {"Authorization": "Bearer mock-token"}
 JSON_AUTH = {**AUTH, "Content-Type": "application/json"}

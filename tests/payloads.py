@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from mock_masivo.schemafiles import EXAMPLE_KINDS, example_text
+from mock_masivo.ingest.schemas import EXAMPLE_KINDS, example_text
 
 
 def masivo_example() -> dict[str, Any]:

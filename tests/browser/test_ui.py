@@ -16,7 +16,7 @@ from conftest import JSON_AUTH, client_for, post_events
 from payloads import CUSTOMERS_PATH, body, event, profile, profiles_body, with_change
 
 from mock_masivo import MockMasivoServer
-from mock_masivo.settings import Settings
+from mock_masivo.config import Settings
 
 CHROMIUM = os.environ.get("MOCK_MASIVO_CHROMIUM", "/usr/bin/chromium")
 # Without the background-networking flags Chromium keeps trying to reach Google's hosts.
@@ -178,5 +178,6 @@ def test_lists_show_the_newest_hundred_first(page: Any, served: MockMasivoServer
     for fragment, newest, oldest in (("#batches", "bat_105", "bat_6"), ("#requests", "req_105", "req_6")):
         visit(page, served, fragment)
         rows = page.locator("tbody tr")
+        sync_api.expect(rows.first).to_have_attribute("data-id", newest)  # the new view, not the last one's rows
         sync_api.expect(rows).to_have_count(100)
         assert (rows.first.get_attribute("data-id"), rows.last.get_attribute("data-id")) == (newest, oldest)

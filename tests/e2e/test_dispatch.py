@@ -18,7 +18,7 @@ from conftest import JSON_AUTH
 from payloads import body
 
 from mock_masivo import create_app
-from mock_masivo.settings import Settings
+from mock_masivo.config import Settings
 
 PREFIX = "/mounted"
 INVALID = {"customers": [{"id": "c1", "events": [{"type": "PURCHASE"}]}]}

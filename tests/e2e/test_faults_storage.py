@@ -21,9 +21,9 @@ from payloads import body
 from processes import ServerProcess, fetch_all
 
 from mock_masivo import MockMasivoServer
-from mock_masivo import journal as journal_module
-from mock_masivo.datadir import JOURNAL_FILE
-from mock_masivo.server import ServerStartError
+from mock_masivo.storage import journal as journal_module
+from mock_masivo.storage.datadir import JOURNAL_FILE
+from mock_masivo.testing.server import ServerStartError
 
 StartServer = Callable[..., MockMasivoServer]
 
@@ -48,7 +48,7 @@ def fail_journal_call(monkeypatch: pytest.MonkeyPatch, server: MockMasivoServer,
             real(fd, args[0][:len(args[0]) // 3])
         raise OSError(error, os.strerror(error))
 
-    monkeypatch.setattr(f"mock_masivo.journal.os.{name}", failing)  # os itself: the wrapper checks the fd
+    monkeypatch.setattr(f"mock_masivo.storage.journal.os.{name}", failing)  # os itself: the wrapper checks the fd
 
 
 def snapshot(client: httpx.Client, data: Path) -> tuple[bytes, list[dict[str, Any]]]:

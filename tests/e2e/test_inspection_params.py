@@ -15,7 +15,7 @@ from conftest import JSON_AUTH, MIGRATE
 from payloads import body
 
 from mock_masivo import MockMasivoServer
-from mock_masivo.settings import Settings
+from mock_masivo.config import Settings
 
 LISTINGS = ["/_mock/events", "/_mock/customers", "/_mock/batches", "/_mock/requests"]
 SEEDED_EVENTS = 3

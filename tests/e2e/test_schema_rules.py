@@ -16,7 +16,7 @@ from conftest import MIGRATE, post_events, stored
 from payloads import REMOVE, body, with_change
 
 from mock_masivo import MockMasivoServer
-from mock_masivo.settings import Settings
+from mock_masivo.config import Settings
 
 EVENT = "/customers/0/events/0"
 ORDER = EVENT + "/order"

@@ -11,8 +11,8 @@ from conftest import JSON_AUTH, MIGRATE, client_for, post_events, stored_count
 from payloads import body
 
 from mock_masivo import MockMasivoServer
-from mock_masivo.guard import SiteGuard
-from mock_masivo.settings import Settings
+from mock_masivo.config import Settings
+from mock_masivo.web.guard import SiteGuard
 
 
 @pytest.mark.parametrize("host", ["attacker.example", "attacker.example:8642", "localhost.attacker.example",

@@ -23,8 +23,8 @@ from conftest import AUTH, JSON_AUTH, MIGRATE, stored
 from payloads import body
 
 from mock_masivo import MockMasivoServer, create_app
-from mock_masivo.routes import masivo
-from mock_masivo.settings import Settings
+from mock_masivo.config import Settings
+from mock_masivo.web.routes import masivo
 
 SMALL_CAP = 4096
 VALID = json.dumps(body()).encode()

@@ -16,9 +16,9 @@ from collections.abc import Iterator
 import httpcore  # noqa: F401  # imported here, not first inside an in-process run (see above)
 import pytest
 
-import mock_masivo.app  # noqa: F401  # likewise: one generation of the server's modules, imported once
+import mock_masivo.web.app  # noqa: F401  # likewise: one generation of the server's modules, imported once
 from mock_masivo import MockMasivoServer
-from mock_masivo.settings import Settings
+from mock_masivo.config import Settings
 
 USER_INI = """
 [pytest]
@@ -323,7 +323,7 @@ def test_taken_port_in_masivo_settings_fails_with_a_clear_error(user_project: py
 
 def test_loading_the_plugin_does_not_import_the_server_stack() -> None:
     heavy = ("httpx", "uvicorn", "starlette", "tinydb", "jsonschema_rs")
-    probe = f"import sys, mock_masivo.pytest_plugin; print(sorted(m for m in {heavy!r} if m in sys.modules))"
+    probe = f"import sys, mock_masivo.testing.pytest_plugin; print(sorted(m for m in {heavy!r} if m in sys.modules))"
     output = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60)
     assert output.stdout.strip() == "[]"
 

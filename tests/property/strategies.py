@@ -25,8 +25,8 @@ from hypothesis import assume
 from hypothesis import strategies as st
 from payloads import distinct_ids_and_emails, transactions_within_batch_rules
 
-from mock_masivo.schemafiles import load_schema
-from mock_masivo.validation import MAX_EVENTS_PER_BATCH, pointer
+from mock_masivo.ingest.schemas import load_schema
+from mock_masivo.ingest.validation import MAX_EVENTS_PER_BATCH, pointer
 
 REQUEST_SCHEMA: dict[str, Any] = load_schema("migrate-events.request.json")
 SCHEMAS: dict[str, dict[str, Any]] = {kind: load_schema(f"migrate-{kind}.request.json")

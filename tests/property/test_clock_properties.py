@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from mock_masivo.clock import iso_time
+from mock_masivo.domain.clock import iso_time
 
 YEAR_2 = -62_104_060_800.0  # 0002-01-01: datetime starts at year 1; a rounded-up stamp must stay inside it
 YEAR_9999_END = 253_402_300_798.0

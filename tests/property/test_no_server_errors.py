@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from payloads import body
 
 from mock_masivo import MockMasivoServer
-from mock_masivo.settings import Settings
+from mock_masivo.config import Settings
 
 EXAMPLES = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 FEW_EXAMPLES = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from payloads import body
 
 from mock_masivo import MockMasivoServer, Settings
-from mock_masivo.ratelimit import HOURLY_LIMITS, MIN_INTERVAL_SECONDS, WINDOW_SECONDS
+from mock_masivo.domain.ratelimit import HOURLY_LIMITS, MIN_INTERVAL_SECONDS, WINDOW_SECONDS
 
 HOURLY = HOURLY_LIMITS["dev"]
 

@@ -23,8 +23,8 @@ from jsonschema import Draft202012Validator
 from strategies import MUTATORS, REQUEST_SCHEMA, Mutation, mutated_payloads, valid_payloads
 
 from mock_masivo import MockMasivoServer
-from mock_masivo.settings import Settings
-from mock_masivo.validation import MAX_EVENTS_PER_BATCH, PayloadValidator, closed_schema, count_events, pointer
+from mock_masivo.config import Settings
+from mock_masivo.ingest.validation import MAX_EVENTS_PER_BATCH, PayloadValidator, closed_schema, count_events, pointer
 
 FAST = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 PER_KIND = settings(FAST, max_examples=15)  # every kind of mutation in every run: 7 x 15 examples

@@ -42,9 +42,9 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from mock_masivo import MockMasivoServer
-from mock_masivo.app import create_app
-from mock_masivo.schemafiles import load_schema
-from mock_masivo.settings import DEFAULT_API_KEY, DEFAULT_TOKEN, Settings
+from mock_masivo.config import DEFAULT_API_KEY, DEFAULT_TOKEN, Settings
+from mock_masivo.ingest.schemas import load_schema
+from mock_masivo.web.app import create_app
 
 AUTH = {"Authorization": f"Bearer {DEFAULT_TOKEN}", "x-api-key": DEFAULT_API_KEY}
 CHECKS = [

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from mock_masivo.body import LateBodies
 from mock_masivo.errors import PayloadTooLarge, RequestTimeout
+from mock_masivo.web.body import LateBodies
 
 TIMEOUT = 0.2
 LIMIT = 1000

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from payloads import body, event, example, masivo_example
 
 from mock_masivo import cli
-from mock_masivo.settings import Settings
+from mock_masivo.config import Settings
 
 
 @pytest.fixture

@@ -19,11 +19,11 @@ import orjson
 import pytest
 from payloads import body
 
-from mock_masivo import journal as journal_module
-from mock_masivo.datadir import JOURNAL_FILE
 from mock_masivo.errors import StorageFull, StorageUnavailable
-from mock_masivo.journal import CorruptJournal, Journal, frame, unframe
-from mock_masivo.store import EventFilter, EventStore
+from mock_masivo.storage import journal as journal_module
+from mock_masivo.storage.datadir import JOURNAL_FILE
+from mock_masivo.storage.journal import CorruptJournal, Journal, frame, unframe
+from mock_masivo.storage.store import EventFilter, EventStore
 
 BATCHES = 4  # records written by `written`: one batch each, the last one small
 
@@ -233,7 +233,7 @@ def fail_on_fd(monkeypatch: pytest.MonkeyPatch, name: str, fd: Callable[[], int]
             real(target, data[:len(data) // 2])
         raise OSError(error, os.strerror(error))
 
-    monkeypatch.setattr(f"mock_masivo.journal.os.{name}", failing)  # os itself: the wrapper checks the fd
+    monkeypatch.setattr(f"mock_masivo.storage.journal.os.{name}", failing)  # os itself: the wrapper checks the fd
 
 
 @pytest.mark.parametrize(("error", "raised"), [(errno.ENOSPC, StorageFull), (errno.EFBIG, StorageFull),

@@ -8,7 +8,7 @@ import orjson
 import pytest
 
 from mock_masivo.errors import BadRequest
-from mock_masivo.parsing import parse_batch, parse_json, parse_object
+from mock_masivo.ingest.parsing import parse_batch, parse_json, parse_object
 
 
 def batch_bytes(event_extra: str) -> bytes:

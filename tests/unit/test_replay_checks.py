@@ -11,10 +11,10 @@ import orjson
 import pytest
 from payloads import body, profile
 
-from mock_masivo.datadir import JOURNAL_FILE
-from mock_masivo.journal import CorruptJournal, frame, unframe
-from mock_masivo.kinds import PROFILE
-from mock_masivo.store import EventStore, encode_records
+from mock_masivo.domain.kinds import PROFILE
+from mock_masivo.storage.datadir import JOURNAL_FILE
+from mock_masivo.storage.journal import CorruptJournal, frame, unframe
+from mock_masivo.storage.store import EventStore, encode_records
 
 Lines = list[bytes]
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from mock_masivo import runreport
-from mock_masivo.requestlog import Call, CallFacts
-from mock_masivo.runreport import RunReport, endpoint_of
+from mock_masivo.web import runreport
+from mock_masivo.web.requestlog import Call, CallFacts
+from mock_masivo.web.runreport import RunReport, endpoint_of
 
 
 def refused(number: int, at: float, *paths: str) -> Call:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import itertools
 import json
 
-from mock_masivo.openapi import build_openapi
-from mock_masivo.schemafiles import load_schema
+from mock_masivo.ingest.schemas import load_schema
+from mock_masivo.web.openapi import build_openapi
 
 FILES = ["migrate-customers.request.json", "migrate-transactions.request.json", "migrate-events.request.json"]
 

@@ -13,8 +13,8 @@ import uvicorn
 from payloads import body
 
 from mock_masivo import MockMasivoServer
-from mock_masivo.server import ServerStartError
-from mock_masivo.settings import Settings, SettingsError
+from mock_masivo.config import Settings, SettingsError
+from mock_masivo.testing.server import ServerStartError
 
 
 def quiet(**changes: object) -> Settings:

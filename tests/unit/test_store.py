@@ -12,10 +12,10 @@ import orjson
 import pytest
 from payloads import body, event
 
-from mock_masivo import journal as journal_module
-from mock_masivo.datadir import JOURNAL_FILE, SECRET_FILE, DataDirError
 from mock_masivo.errors import StorageFull
-from mock_masivo.store import EventFilter, EventStore
+from mock_masivo.storage import journal as journal_module
+from mock_masivo.storage.datadir import JOURNAL_FILE, SECRET_FILE, DataDirError
+from mock_masivo.storage.store import EventFilter, EventStore
 
 
 def processed(_account: str, _at: float) -> bool:
@@ -231,7 +231,7 @@ def test_an_account_reset_appends_one_line_instead_of_rewriting_the_journal(open
 
 
 def test_a_record_of_an_unknown_type_refuses_to_load_instead_of_being_dropped(tmp_path: Path) -> None:
-    from mock_masivo.journal import CorruptJournal, frame
+    from mock_masivo.storage.journal import CorruptJournal, frame
 
     data = tmp_path / "data"
     EventStore(data).close()

@@ -1,0 +1,1 @@
+"""Rules with no I/O: record kinds, processing outcomes, metrics, the clock, credentials, limits, fault rules."""

@@ -1,0 +1,81 @@
+"""Rows of the records of one kind other than events (profiles, transactions), and their indexes.
+
+Like events (store.py), a record is not a document: one row of compact arrays points at its bytes
+in the journal (or in the batch's kept line with --memory), so memory per record stays a few dozen
+bytes and indexing a batch costs in proportion to the batch. Failures are few: kept by row.
+Pure data: the store's lock guards it, and only the store touches it.
+"""
+
+from __future__ import annotations
+
+import bisect
+from array import array
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..domain.processing import Failure, Outcomes
+
+FAILED, PROCESSED, QUEUED = "FAILED", "PROCESSED", "QUEUED"
+STATUSES = (QUEUED, PROCESSED, FAILED)
+
+
+@dataclass(frozen=True)
+class RecordFilter:
+    account: str | None = None
+    customer_id: str | None = None
+    batch_id: str | None = None
+    status: str | None = None
+    # top-level members of the record that must equal the given strings (email, type, reward_id)
+    members: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass
+class RecordRows:
+    seq: array[int] = field(default_factory=lambda: array("q"))
+    batch: array[int] = field(default_factory=lambda: array("l"))  # row of the store's batch
+    customer: array[int] = field(default_factory=lambda: array("l"))  # index into the batch's customer ids
+    offset: array[int] = field(default_factory=lambda: array("q"))  # of the record's bytes: journal or kept line
+    length: array[int] = field(default_factory=lambda: array("l"))
+    failures: dict[int, Failure] = field(default_factory=dict)  # row -> why processing failed it
+    by_account: dict[str, array[int]] = field(default_factory=dict)
+    by_customer: dict[tuple[str, str], array[int]] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.seq)
+
+    def add(self, account: str, batch_row: int, first_seq: int, encoded: list[tuple[str, list[bytes]]],
+            starts: list[int], outcomes: Outcomes) -> None:
+        """Rows for a durable batch's records, with their processing outcomes."""
+        first_row, count = len(self.seq), len(starts)
+        self.seq.extend(range(first_seq, first_seq + count))
+        self.batch.extend([batch_row] * count)
+        self.offset.extend(starts)
+        row = first_row
+        for position, (customer_id, records) in enumerate(encoded):
+            self.customer.extend([position] * len(records))
+            self.length.extend(len(record) for record in records)
+            rows_of(self.by_customer, (account, customer_id)).extend(range(row, row + len(records)))
+            row += len(records)
+        rows_of(self.by_account, account).extend(range(first_row, first_row + count))
+        self.failures.update((first_row + index, failure) for index, failure in enumerate(outcomes) if failure)
+
+    def row_of(self, seq: int) -> int | None:
+        row = bisect.bisect_left(self.seq, seq)
+        return row if row < len(self.seq) and self.seq[row] == seq else None
+
+    def status(self, row: int, processed: bool) -> str:
+        if not processed:
+            return QUEUED
+        return FAILED if row in self.failures else PROCESSED
+
+    def failure(self, row: int, processed: bool) -> dict[str, str] | None:
+        failure = self.failures.get(row) if processed else None
+        return failure.as_dict() if failure is not None else None
+
+
+def rows_of(index: dict[Any, array[int]], key: Any) -> array[int]:
+    """The rows of `key` in an index, a new empty array the first time (setdefault would build one every time)."""
+    rows = index.get(key)
+    if rows is None:
+        rows = index[key] = array("l")
+    return rows

@@ -1,0 +1,1 @@
+"""HTTP: the route table, handlers, middleware, body limits, the one place errors become JSON."""
