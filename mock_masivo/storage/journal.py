@@ -41,6 +41,9 @@ class CorruptJournal(Exception):
     """The journal is damaged before its last line; starting would silently lose data."""
 
 
+FRAME_HEAD = 9  # a line's checksum and space: its payload starts this many bytes in
+
+
 def frame(payload: bytes) -> bytes:
     """The journal line for one payload."""
     return b"%08x %b\n" % (zlib.crc32(payload), payload)
@@ -50,7 +53,7 @@ def unframe(line: bytes) -> bytes | None:
     """The payload of a complete line (without its newline), or None when the checksum fails."""
     if len(line) < 10 or line[8:9] != b" ":
         return None
-    payload = line[9:]
+    payload = line[FRAME_HEAD:]
     try:
         expected = int(line[:8], 16)
     except ValueError:

@@ -37,10 +37,10 @@ from tinydb.table import Document, Table
 from ..domain.clock import iso_time
 from ..domain.kinds import EVENT, KINDS, Kind
 from ..domain.processing import RULES, Batch, Failure, Ledger
-from ..errors import StorageFull
 from .customerlist import CustomerList
 from .datadir import DataDir
-from .journal import CorruptJournal, Journal
+from .journal import CorruptJournal
+from .log import FileLog, MemoryLog, RecordLog
 from .records import PROCESSED, QUEUED, RecordFilter, RecordRows, rows_of
 
 log = logging.getLogger("mock_masivo")
@@ -156,7 +156,7 @@ class EventStore:
         self._lock = threading.RLock()
         self._generation = 0  # +1 at every full reset: a reader's row numbers are void once it changes
         self._datadir = DataDir(data_dir) if data_dir is not None else None
-        self._journal: Journal | None = None
+        self._log: RecordLog = MemoryLog()
         self._clear()
         self._next_batch = 1
         self._next_event = 1
@@ -164,7 +164,7 @@ class EventStore:
         self._clocks: dict[str | None, float] = {}  # the clocks' offsets (None: the server's), kept by reset
         if self._datadir is not None:
             try:
-                self._journal = Journal(self._datadir.journal_path, fsync=fsync)
+                self._log = FileLog(self._datadir.journal_path, fsync=fsync)
                 self._replay()
             except BaseException:
                 self.close()
@@ -178,7 +178,6 @@ class EventStore:
         self._accounts = self._db.append_only_table("accounts")
         self._batch_docs = self._db.append_only_table("batches")
         self._batches: list[dict[str, Any]] = []  # the same documents, by row
-        self._lines: list[bytes | None] = []  # per batch row: the kept line (memory mode only)
         self._rows = EventRows()
         self._by_account: dict[str, array[int]] = {}
         self._by_customer: dict[tuple[str, str], array[int]] = {}
@@ -204,9 +203,7 @@ class EventStore:
         return self._datadir.secret() if self._datadir is not None else None
 
     def close(self) -> None:
-        if self._journal is not None:
-            self._journal.close()
-            self._journal = None
+        self._log.close()
         if self._datadir is not None:
             self._datadir.close()
             self._datadir = None
@@ -223,14 +220,15 @@ class EventStore:
         """Queue a validated batch given as each customer's id with its records already encoded
         (compact JSON, as parsing.parse_batch makes them) and their attributes (checking.py: for
         events, batch_attributes; for other kinds, the parsed records)."""
-        batch_id, durable, duplicates = self._queue_batch(account, encoded, attributes, received_at, self._write, kind)
+        batch_id, durable, duplicates = self._queue_batch(account, encoded, attributes, received_at,
+                                                          self._log.submit, kind)
         return PendingBatch(batch_id, durable, duplicates)
 
     async def store_encoded(self, account: str, encoded: list[tuple[str, list[bytes]]],
                             attributes: list[list[Any]], received_at: float, kind: Kind = EVENT) -> StoredBatch:
         """`submit_encoded` for the event loop: returns once the batch is durable and visible."""
         batch_id, durable, duplicates = self._queue_batch(account, encoded, attributes, received_at,
-                                                          self._write_async, kind)
+                                                          self._log.submit_async, kind)
         await durable
         return StoredBatch(batch_id, duplicates)
 
@@ -251,9 +249,9 @@ class EventStore:
             payload, offsets = batch_payload(header, encoded, kind.items)
             duplicates: list[tuple[str, str]] = []
 
-            def apply(line_offset: int) -> None:
+            def apply(offset: int) -> None:
                 with self._lock:
-                    duplicates.extend(self._index_batch(header, encoded, attributes, offsets, line_offset, payload))
+                    duplicates.extend(self._index_batch(header, encoded, attributes, offsets, offset))
 
             return BATCH_PREFIX + str(batch_seq), write(payload, apply), duplicates
 
@@ -265,7 +263,7 @@ class EventStore:
             with self._lock:
                 self._accounts.insert(record)
 
-        return self._write(payload, apply)
+        return self._log.submit(payload, apply)
 
     def submit_clock(self, account: str | None, offset: float) -> Future[int]:
         """Keep a clock's own offset (the server's, or an account's beyond it) across restarts."""
@@ -275,28 +273,12 @@ class EventStore:
             with self._lock:
                 self._clocks[account] = offset
 
-        return self._write(orjson.dumps(record), apply)
+        return self._log.submit(orjson.dumps(record), apply)
 
     def clock_offsets(self) -> dict[str | None, float]:
         """The clocks' offsets as last kept: None is the server clock's."""
         with self._lock:
             return dict(self._clocks)
-
-    def _write(self, payload: bytes, apply: Callable[[int], None]) -> Future[int]:
-        if self._journal is not None:
-            return self._journal.submit(payload, apply)
-        future: Future[int] = Future()
-        apply(0)
-        future.set_result(0)
-        return future
-
-    def _write_async(self, payload: bytes, apply: Callable[[int], None]) -> asyncio.Future[int]:
-        if self._journal is not None:
-            return self._journal.submit_async(payload, apply)
-        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        apply(0)
-        future.set_result(0)
-        return future
 
     def _index_batch(
         self,
@@ -304,23 +286,20 @@ class EventStore:
         encoded: list[tuple[str, list[bytes]]],
         attributes: list[list[Any]],
         offsets: list[int],
-        line_offset: int,
-        payload: bytes,
+        offset: int,
     ) -> list[tuple[str, str]]:
-        """Index a durable batch; returns its duplicates as (pointer into the request, earlier event id)."""
+        """Index a durable batch whose payload is at `offset` in the log, its records at `offsets` within it;
+        returns its duplicates as (pointer into the request, earlier event id)."""
         account, batch_row = header["account"], len(self._batches)
         kind = KINDS[header.get("kind", EVENT.name)]
         doc = {**header, "customer_ids": [customer_id for customer_id, _ in encoded],
-               kind.plural: len(offsets), "line_offset": line_offset, "size": len(payload)}
+               kind.plural: len(offsets), "offset": offset}
         self._batch_docs.put(header["seq"], doc)
         self._batches.append(doc)
         self._gone.append(0)
         rows_of(self._batch_rows_of, account).append(batch_row)
         self._customers.add(account, doc["customer_ids"])
-        in_memory = self._journal is None
-        self._lines.append(payload if in_memory else None)
-        base = 0 if in_memory else line_offset + 9  # crc and space precede the payload
-        starts = [base + offset for offset in offsets] if base else offsets
+        starts = [offset + start for start in offsets]
         if kind is not EVENT:
             customer_ids = [customer_id for customer_id, _ in encoded]
             batch: Batch = list(zip(customer_ids, attributes, strict=True))
@@ -451,22 +430,21 @@ class EventStore:
 
     def _replay(self) -> None:
         with _collector_paused():
-            self._replay_journal()
+            self._replay_log()
 
-    def _replay_journal(self) -> None:
-        assert self._journal is not None
+    def _replay_log(self) -> None:
         count = 0
-        for offset, payload in self._journal.replay():
+        for offset, payload in self._log.replay():
             try:
                 self._load_record(orjson.loads(payload), payload, offset)
             except (ValueError, KeyError, TypeError, AttributeError) as exc:  # checksum fine, content not a record
                 raise CorruptJournal(
-                    f"{self._journal.path}: the record at byte {offset} cannot be loaded ({type(exc).__name__}: "
+                    f"{self._log.where(offset)} cannot be loaded ({type(exc).__name__}: "
                     f"{str(exc)[:200]}). Refusing to start; move the file away to start empty.") from exc
             count += 1
         log.info("replayed %d journal records: %d batches, %d events", count, len(self._batches), len(self._rows))
 
-    def _load_record(self, record: dict[str, Any], payload: bytes, line_offset: int) -> None:
+    def _load_record(self, record: dict[str, Any], payload: bytes, offset: int) -> None:
         op = record["op"]
         if op == "batch":
             kind = KINDS[record.get("kind", EVENT.name)]
@@ -475,8 +453,8 @@ class EventStore:
             encoded, attributes = encode_customers(customers) if kind is EVENT else encode_records(kind, customers)
             rebuilt, offsets = batch_payload(record, encoded, kind.items)
             if rebuilt != payload:
-                raise ValueError(f"journal record at byte {line_offset} does not re-encode to itself")
-            self._index_batch(record, encoded, attributes, offsets, line_offset, payload)
+                raise ValueError("it does not re-encode to itself")
+            self._index_batch(record, encoded, attributes, offsets, offset)
             self._next_batch = max(self._next_batch, record["seq"] + 1)
             if kind is EVENT:
                 self._next_event = max(self._next_event, record["first_event"] + len(offsets))
@@ -516,15 +494,13 @@ class EventStore:
                 with self._lock:
                     counts.update(self._forget_account(account))
 
-            self._write(orjson.dumps({"op": "reset", "account": account}), forget).result()
+            self._log.submit(orjson.dumps({"op": "reset", "account": account}), forget).result()
             return counts
-        if self._journal is None:
-            return self._reset_all()
 
         def task(_offset: int) -> None:
             counts.update(self._reset_all())
 
-        self._journal.run_in_order(task).result()
+        self._log.run_in_order(task).result()
         return counts
 
     def _forget_account(self, account: str) -> dict[str, int]:
@@ -537,7 +513,7 @@ class EventStore:
             counts[kind.plural] += doc[kind.plural]
             self._removed[kind.name] += doc[kind.plural]
             self._gone[row] = 1
-            self._lines[row] = None
+            self._log.forget(doc["offset"])
             self._batch_docs.drop(doc["seq"])
             by_customer = self._by_customer if kind is EVENT else self._tables[kind.name].by_customer
             for customer_id in doc["customer_ids"]:
@@ -557,19 +533,9 @@ class EventStore:
                                                for kind in KINDS.values()}}
             for clock in [clock for clock in self._clocks if clock is not None]:  # every account's clock
                 del self._clocks[clock]
-            records = list(self._surviving_records())
-            accounts = list(self._accounts.all())
-            if self._journal is not None:
-                try:
-                    self._journal.rewrite(records)  # first: if it fails, the store is left as it was
-                except StorageFull:  # no room for a copy: empty the file itself, which frees the space
-                    self._journal.empty_into(records)
-                self._clear()
-                self._replay()
-            else:
-                self._clear()
-                for doc in accounts:
-                    self._accounts.insert(doc)
+            self._log.replace(self._surviving_records())  # first: if it fails, the store is left as it was
+            self._clear()
+            self._replay()
             return counts
 
     def _surviving_records(self) -> Iterator[bytes]:
@@ -834,12 +800,7 @@ class EventStore:
         return True
 
     def _record_bytes(self, table: RecordRows, row: int) -> bytes:
-        offset, length = table.offset[row], table.length[row]
-        line = self._lines[table.batch[row]]
-        if line is not None:
-            return line[offset:offset + length]
-        assert self._journal is not None
-        return self._journal.read(offset, length)
+        return self._log.read(table.offset[row], table.length[row])
 
     def _stored_record(self, kind: Kind, row: int, due: Due, raw: bool = False) -> dict[str, Any]:
         table = self._tables[kind.name]
@@ -919,12 +880,7 @@ class EventStore:
         return checks
 
     def _event_bytes(self, row: int) -> bytes:
-        offset, length = self._rows.offset[row], self._rows.length[row]
-        line = self._lines[self._rows.batch[row]]
-        if line is not None:
-            return line[offset:offset + length]
-        assert self._journal is not None
-        return self._journal.read(offset, length)
+        return self._log.read(self._rows.offset[row], self._rows.length[row])
 
     def _event_object(self, row: int) -> dict[str, Any]:
         event: dict[str, Any] = orjson.loads(self._event_bytes(row))

@@ -29,7 +29,7 @@ StartServer = Callable[..., MockMasivoServer]
 
 
 def journal_fd(server: MockMasivoServer) -> int:
-    fd: int = server.app.state.services.store._journal._fd
+    fd: int = server.app.state.services.store._log.journal._fd
     return fd
 
 
