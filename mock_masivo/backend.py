@@ -17,7 +17,7 @@ from typing import Any
 from .domain.clock import Clock
 from .domain.kinds import EVENT, PROFILE, TRANSACTION
 from .domain.metrics import PURCHASE, customer_metrics, time_key
-from .storage.records import FAILED, PROCESSED
+from .domain.processing import FAILED, PROCESSED
 from .storage.store import EventStore
 
 RECENT_DAYS = 92  # "the last 3 months" of GET /customers/{id}/transactions without `year`

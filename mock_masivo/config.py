@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+DEFAULT_ACCOUNT = "default"  # the account the default and --api-key / --token credentials belong to
 DEFAULT_API_KEY = "mock-api-key"
 DEFAULT_TOKEN = "mock-token"
 DEFAULT_DATA_DIR = Path(".mock-masivo")

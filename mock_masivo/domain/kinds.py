@@ -12,7 +12,7 @@ Record layouts:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -97,3 +97,18 @@ EVENT = Kind("event", "/customers/migrate/events", "migrate-events.request.json"
              _at_most("events", MAX_EVENTS_PER_BATCH, "max_events_per_batch"), "events")
 
 KINDS: dict[str, Kind] = {kind.name: kind for kind in (PROFILE, TRANSACTION, EVENT)}
+
+
+# What the indexes and duplicate detection need of an event: type, order.purchase_id, issued_at.
+# A plain tuple: this is built once per stored event, and a NamedTuple costs several times more.
+Attributes = tuple[str, str | None, str]
+
+
+def batch_attributes(customers: Sequence[dict[str, Any]]) -> list[list[Attributes]]:
+    """Attributes of every event of validated customers (order is an object, purchase_id a string)."""
+    return [[(event["type"], event["order"].get("purchase_id"), event["issued_at"]) for event in customer["events"]]
+            for customer in customers]
+
+
+def event_attributes(event: dict[str, Any]) -> Attributes:
+    return event["type"], event["order"].get("purchase_id"), event["issued_at"]

@@ -23,6 +23,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+FAILED, PROCESSED, QUEUED = "FAILED", "PROCESSED", "QUEUED"  # a record's status
+STATUSES = (QUEUED, PROCESSED, FAILED)
+
 # Wide enough for any double's integer digits plus the 6 decimals compared (1.8e308 has 309 digits).
 _WIDE = decimal.Context(prec=400)
 _MICRO = Decimal("0.000001")

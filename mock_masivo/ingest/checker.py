@@ -18,9 +18,8 @@ from typing import Any
 
 import orjson
 
-from ..domain.kinds import EVENT, KINDS, Kind
+from ..domain.kinds import EVENT, KINDS, Kind, batch_attributes
 from ..errors import BadRequest, StorageUnavailable, ValidationFailed, Violation
-from ..storage.store import batch_attributes
 from .parsing import parse_batch
 from .validation import PayloadValidator
 
@@ -34,7 +33,7 @@ class CheckedBatch:
     """A valid body, reduced to what the store keeps, plus the warnings to journal."""
 
     encoded: list[tuple[str, list[bytes]]]
-    attributes: list[list[Any]]  # per customer: for events, store.Attributes; for other kinds, the records
+    attributes: list[list[Any]]  # per customer: for events, kinds.Attributes; for other kinds, the records
     warnings: list[Violation] = field(default_factory=list)
 
 

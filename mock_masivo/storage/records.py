@@ -13,10 +13,7 @@ from array import array
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..domain.processing import Failure, Outcomes
-
-FAILED, PROCESSED, QUEUED = "FAILED", "PROCESSED", "QUEUED"
-STATUSES = (QUEUED, PROCESSED, FAILED)
+from ..domain.processing import FAILED, PROCESSED, QUEUED, Failure, Outcomes
 
 
 @dataclass(frozen=True)

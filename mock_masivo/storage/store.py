@@ -34,20 +34,27 @@ from tinydb import TinyDB
 from tinydb.storages import MemoryStorage
 from tinydb.table import Document, Table
 
-from ..domain.clock import iso_time
-from ..domain.kinds import EVENT, KINDS, Kind
-from ..domain.processing import RULES, Batch, Failure, Ledger
+from ..domain.kinds import EVENT, KINDS, Attributes, Kind, event_attributes
+from ..domain.processing import PROCESSED, QUEUED, RULES, Batch, Failure, Ledger
 from .customerlist import CustomerList
 from .datadir import DataDir
+from .format import (
+    BATCH_PREFIX,
+    EVENT_PREFIX,
+    batch_header,
+    batch_payload,
+    encode_customers,
+    encode_records,
+    parse_id,
+    public_batch,
+    record_batch_header,
+)
 from .journal import CorruptJournal
 from .log import FileLog, MemoryLog, RecordLog
-from .records import PROCESSED, QUEUED, RecordFilter, RecordRows, rows_of
+from .records import RecordFilter, RecordRows, rows_of
 
 log = logging.getLogger("mock_masivo")
 
-DEFAULT_ACCOUNT = "default"
-EVENT_PREFIX = "evt_"
-BATCH_PREFIX = "bat_"
 
 T = TypeVar("T")
 W = TypeVar("W", Future[int], "asyncio.Future[int]")  # what a write hands back: a thread's or a loop's future
@@ -580,7 +587,7 @@ class EventStore:
 
     def event(self, event_id: str, due: Due) -> dict[str, Any] | None:
         """One stored event (with `event` as an orjson.Fragment), or None."""
-        seq = _parse_id(event_id, EVENT_PREFIX)
+        seq = parse_id(event_id, EVENT_PREFIX)
         with self._lock:
             row = self._rows.row_of(seq) if seq is not None else None
             return self._stored_event(row, due, raw=True) if row is not None and self._event_live(row) else None
@@ -611,7 +618,7 @@ class EventStore:
         if kind is not None:
             checks.append(lambda row: docs[row].get("kind", EVENT.name) == kind)
         found = self._scan(generation, rows, checks, limit, offset)
-        return ([_public_batch(docs[row]) for row in found[0]], found[1]) if found is not None else ([], 0)
+        return ([public_batch(docs[row]) for row in found[0]], found[1]) if found is not None else ([], 0)
 
     # -- reading the other kinds -----------------------------------------------------------------
 
@@ -632,7 +639,7 @@ class EventStore:
                     if not self._gone[table.batch[row]]], total
 
     def record(self, kind: Kind, record_id: str, due: Due) -> dict[str, Any] | None:
-        seq = _parse_id(record_id, kind.prefix)
+        seq = parse_id(record_id, kind.prefix)
         with self._lock:
             table = self._tables[kind.name]
             row = table.row_of(seq) if seq is not None else None
@@ -775,7 +782,7 @@ class EventStore:
         return range(len(table))
 
     def _record_batch_rows(self, table: RecordRows, kind: Kind, batch_id: str) -> Sequence[int]:
-        seq = _parse_id(batch_id, BATCH_PREFIX)
+        seq = parse_id(batch_id, BATCH_PREFIX)
         doc = self._batch_docs.get(doc_id=seq) if seq is not None else None
         if doc is None or doc.get("kind") != kind.name:
             return range(0)
@@ -847,7 +854,7 @@ class EventStore:
         return sorted(row for acc in self._by_account for row in self._by_customer.get((acc, customer_id), ()))
 
     def _batch_rows(self, batch_id: str) -> Sequence[int]:
-        seq = _parse_id(batch_id, BATCH_PREFIX)
+        seq = parse_id(batch_id, BATCH_PREFIX)
         doc = self._batch_docs.get(doc_id=seq) if seq is not None else None
         if doc is not None and doc.get("kind", EVENT.name) != EVENT.name:
             return range(0)
@@ -973,99 +980,6 @@ def _collector_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
-
-
-# -- the journal's batch record ------------------------------------------------------------------
-
-def batch_header(seq: int, first_event: int, account: str, received_at: float) -> dict[str, Any]:
-    return {"op": "batch", "seq": seq, "first_event": first_event, "account": account,
-            "at": received_at, "received_at": iso_time(received_at)}
-
-
-def record_batch_header(kind: Kind, seq: int, first: int, account: str, received_at: float) -> dict[str, Any]:
-    """The header of a batch of another kind than events (whose header, older, has no `kind`)."""
-    return {"op": "batch", "kind": kind.name, "seq": seq, "first": first, "account": account,
-            "at": received_at, "received_at": iso_time(received_at)}
-
-
-def batch_payload(header: dict[str, Any], customers: list[tuple[str, list[bytes]]],
-                  items: str | None = EVENT.items) -> tuple[bytes, list[int]]:
-    """The record's bytes and where each of its records starts in them.
-
-    The customers are laid out as the request had them (kinds.py: `items` names the member that
-    holds a customer's records; None when the customer object is the record). Built by hand around
-    orjson's encodings so record offsets are known without parsing; replay rebuilds the record the
-    same way from the parsed line and checks that the bytes are identical.
-    """
-    parts = [orjson.dumps(header)[:-1], b',"customers":[']
-    position = len(parts[0]) + len(parts[1])
-    offsets: list[int] = []
-    for index, (customer_id, records) in enumerate(customers):
-        separator = b"," if index else b""
-        opening = separator if items is None else b'%b{"id":%b,"%b":[' % (separator, orjson.dumps(customer_id),
-                                                                          items.encode())
-        parts.append(opening)
-        position += len(opening)
-        for number, record in enumerate(records):
-            if number:
-                parts.append(b",")
-                position += 1
-            offsets.append(position)
-            parts.append(record)
-            position += len(record)
-        if items is not None:
-            parts.append(b"]}")
-            position += 2
-    parts.append(b"]}")
-    return b"".join(parts), offsets
-
-
-def encode_records(kind: Kind, customers: Sequence[dict[str, Any]]) -> tuple[list[tuple[str, list[bytes]]],
-                                                                             list[list[Any]]]:
-    """For kinds other than events: each customer's id with its records encoded, and the records."""
-    records = [kind.records(customer) for customer in customers]
-    encoded = [(customer["id"], [orjson.dumps(record) for record in mine])
-               for customer, mine in zip(customers, records, strict=True)]
-    return encoded, records
-
-
-# What the indexes and duplicate detection need of an event: type, order.purchase_id, issued_at.
-# A plain tuple: this is built once per stored event, and a NamedTuple costs several times more.
-Attributes = tuple[str, str | None, str]
-
-
-def encode_customers(customers: Sequence[dict[str, Any]]) -> tuple[list[tuple[str, list[bytes]]],
-                                                                     list[list[Attributes]]]:
-    """Each customer's id with its events encoded for the journal, and the events' indexed attributes."""
-    encoded = [(customer["id"], [orjson.dumps(event) for event in customer["events"]]) for customer in customers]
-    return encoded, batch_attributes(customers)
-
-
-def batch_attributes(customers: Sequence[dict[str, Any]]) -> list[list[Attributes]]:
-    """Attributes of every event of validated customers (order is an object, purchase_id a string)."""
-    return [[(event["type"], event["order"].get("purchase_id"), event["issued_at"]) for event in customer["events"]]
-            for customer in customers]
-
-
-def event_attributes(event: dict[str, Any]) -> Attributes:
-    return event["type"], event["order"].get("purchase_id"), event["issued_at"]
-
-
-def _public_batch(doc: dict[str, Any]) -> dict[str, Any]:
-    kind = KINDS[doc.get("kind", EVENT.name)]
-    public = {"id": BATCH_PREFIX + str(doc["seq"]), "kind": kind.name, "account": doc["account"],
-              "received_at": doc["received_at"], "customers": len(doc["customer_ids"]),
-              kind.plural: doc[kind.plural], "records": doc[kind.plural]}
-    if kind is EVENT:
-        public["first_event_id"] = EVENT_PREFIX + str(doc["first_event"])
-    else:
-        public["first_record_id"] = kind.prefix + str(doc["first"])
-    return public
-
-
-def _parse_id(text: str, prefix: str) -> int | None:
-    digits = text[len(prefix):] if text.startswith(prefix) else ""
-    return int(digits) if digits.isascii() and digits.isdigit() and len(digits) < 19 else None
 
 
 def _hash(text: str | None) -> int:

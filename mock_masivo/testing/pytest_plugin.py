@@ -132,7 +132,7 @@ def _fresh_account(url: str, cleanup: bool) -> Iterator[MasivoMock]:
 
 
 def _default_account(server: MockMasivoServer) -> Iterator[MasivoMock]:
-    from ..storage.store import DEFAULT_ACCOUNT
+    from ..config import DEFAULT_ACCOUNT
     from .client import MockMasivoClient
 
     account = {"id": DEFAULT_ACCOUNT, "api_key": server.api_key, "token": server.token}

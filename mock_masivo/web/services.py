@@ -9,14 +9,14 @@ from starlette.requests import Request
 from starlette.types import Scope
 
 from ..backend import Backend
-from ..config import Settings
+from ..config import DEFAULT_ACCOUNT, Settings
 from ..domain.auth import Authenticator
 from ..domain.clock import Clock
 from ..domain.faults import FaultBook
 from ..domain.ratelimit import RateLimiter
 from ..errors import Unauthorized
 from ..ingest.checker import BatchChecker
-from ..storage.store import DEFAULT_ACCOUNT, EventStore
+from ..storage.store import EventStore
 from .requestlog import RequestLog
 from .runreport import RunReport
 

@@ -13,8 +13,9 @@ from payloads import body, profile
 
 from mock_masivo.domain.kinds import PROFILE
 from mock_masivo.storage.datadir import JOURNAL_FILE
+from mock_masivo.storage.format import encode_records
 from mock_masivo.storage.journal import CorruptJournal, frame, unframe
-from mock_masivo.storage.store import EventStore, encode_records
+from mock_masivo.storage.store import EventStore
 
 Lines = list[bytes]
 

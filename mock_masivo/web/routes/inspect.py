@@ -12,15 +12,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from ... import __version__
+from ...config import DEFAULT_ACCOUNT
 from ...domain.auth import new_credential
 from ...domain.clock import iso_time
 from ...domain.faults import parse_rule
 from ...domain.kinds import KINDS, PROFILE, TRANSACTION, Kind
 from ...domain.metrics import customer_metrics
+from ...domain.processing import STATUSES  # events never fail: status=FAILED lists none
 from ...errors import InvalidParameter, InvalidRequestBody, NotFound, Violation
 from ...ingest.parsing import parse_json
 from ...storage.records import RecordFilter
-from ...storage.store import DEFAULT_ACCOUNT, EventFilter
+from ...storage.store import EventFilter
 from ..body import read_body, require_json
 from ..responses import FastJSONResponse
 from .masivo import BODY_TIMEOUT_SECONDS, services
@@ -28,7 +30,6 @@ from .params import only
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
-STATUSES = ("QUEUED", "PROCESSED", "FAILED")  # events never fail: status=FAILED lists none
 # 9998-01-01T00:00:00Z: a year short of the end of datetime's range, as metrics need next year's start and
 # time goes on after an advance.
 CLOCK_END = 253_339_228_800
