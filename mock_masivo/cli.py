@@ -26,6 +26,7 @@ from .config import (
     Settings,
     SettingsError,
     env_name,
+    one_of,
 )
 from .ingest.schemas import EXAMPLE_KINDS, example_text
 
@@ -51,7 +52,9 @@ def main() -> None:
 @click.option("--strict", is_flag=True, default=None, help="Reject unknown members of documented objects.")
 @click.option("--log-level", type=click.Choice(["critical", "error", "warning", "info", "debug"]),
               help="Server log level (default info).")
-@click.option("--journal-size", type=int, help="Requests kept in the request journal (default 10000).")
+@click.option("--request-log-size", type=int,
+              help="Requests kept in the in-memory request log, newest (default 10000).")
+@click.option("--journal-size", type=int, help="The old name of --request-log-size.")
 @click.option("--no-fsync", "fsync", flag_value=False, default=None,
               help="Skip fsync before answering 201: survives a process crash, not a power loss.")
 @click.option("--rate-limit", type=click.Choice(RATE_LIMIT_MODES),
@@ -61,7 +64,7 @@ def main() -> None:
 @click.option("--parse-workers", type=int,
               help="Processes that parse and validate batches, to use more cores in a big dry run (default 0).")
 @click.option("--refused-bodies-bytes", type=int,
-              help="Memory for the bodies of refused requests kept in the request journal, oldest dropped first "
+              help="Memory for the bodies of refused requests kept in the request log, oldest dropped first "
                    "(default 67108864, 64 MiB).")
 @click.option("--allowed-host", "allowed_hosts", multiple=True,
               help="A host name the server answers to besides IP addresses, localhost and --host (repeatable; "
@@ -88,6 +91,7 @@ def _settings(given: dict[str, Any]) -> Settings:
     try:
         settings = Settings.from_env(os.environ)
         changes = {name: value for name, value in given.items() if value not in (None, ())}
+        one_of(changes, "request_log_size", "journal_size")
         if changes.get("memory"):
             changes.setdefault("data", None)
         if "data" in changes and changes["data"] is not None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import InitVar, dataclass
 from pathlib import Path
 
 DEFAULT_ACCOUNT = "default"  # the account the default and --api-key / --token credentials belong to
@@ -45,7 +45,7 @@ class Settings:
     max_body_bytes: int = 8 * 1024 * 1024
     strict: bool = False
     log_level: str = "info"
-    journal_size: int = 10_000
+    request_log_size: int = 10_000  # calls the in-memory request log keeps, newest first
     # fsync before every 201; off only for throwaway runs (survives a process crash, not power loss).
     fsync: bool = True
     rate_limit: str = "off"  # off | dev | prod: Masivo's limits on migration endpoints
@@ -55,11 +55,15 @@ class Settings:
     refused_bodies_bytes: int = 64 * 1024 * 1024  # bodies of refused requests the request log keeps
     # Host names the server answers to besides IP addresses, localhost and --host (DNS rebinding guard).
     allowed_hosts: tuple[str, ...] = ()
+    # The old name of request_log_size (--journal-size, MOCK_MASIVO_JOURNAL_SIZE), still accepted.
+    journal_size: InitVar[int | None] = None
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, journal_size: int | None) -> None:
+        if journal_size is not None:
+            self._take_old_name(journal_size)
         if self.memory and self.data is not None:
             raise SettingsError("--data and --memory exclude each other: pick one")
-        for name in ("token_ttl", "max_body_bytes", "journal_size", "refused_bodies_bytes"):
+        for name in ("token_ttl", "max_body_bytes", "request_log_size", "refused_bodies_bytes"):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{setting(name)} must be at least 1, got {getattr(self, name)}")
         if not 0 <= self.parse_workers <= 64:
@@ -77,6 +81,11 @@ class Settings:
             raise SettingsError(f"{setting('port')} must be between 0 and 65535, got {self.port}")
         for name in ("api_keys", "tokens"):
             _check_credentials(name, getattr(self, name))
+
+    def _take_old_name(self, journal_size: int) -> None:
+        if journal_size < 1:
+            raise SettingsError(f"{setting('journal_size')} must be at least 1, got {journal_size}")
+        object.__setattr__(self, "request_log_size", journal_size)
 
     @property
     def data_dir(self) -> Path | None:
@@ -100,11 +109,17 @@ class Settings:
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
         """Settings from `MOCK_MASIVO_<FLAG>` variables; unset ones keep their defaults."""
         changes: dict[str, object] = {}
-        for field in dataclasses.fields(cls):
-            raw = environ.get(env_name(field.name))
+        for name in (*(field.name for field in dataclasses.fields(cls)), "journal_size"):
+            raw = environ.get(env_name(name))
             if raw is not None:
-                changes[field.name] = _parse_field(field.name, raw)
+                changes[name] = _parse_field(name, raw)
+        one_of(changes, "request_log_size", "journal_size")
         return cls(**changes)  # type: ignore[arg-type]
+
+
+def one_of(given: Mapping[str, object], name: str, old_name: str) -> None:
+    if name in given and old_name in given:
+        raise SettingsError(f"{setting(old_name)} is the old name of {setting(name)}: set one of them")
 
 
 def flag_name(field_name: str) -> str:
@@ -134,6 +149,8 @@ def _parse_field(name: str, raw: str) -> object:
     default = getattr(Settings, name, None)
     if name == "data":
         return Path(raw) if raw else None
+    if name == "journal_size":  # the old name of request_log_size
+        return parse_int(name, raw)
     if isinstance(default, bool):
         return parse_bool(name, raw)
     if isinstance(default, int):

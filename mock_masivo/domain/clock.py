@@ -14,7 +14,7 @@ def iso_time(timestamp: float) -> str:
 
     Exactly what datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="milliseconds") says (the
     fraction rounded half-even to microseconds, then cut to milliseconds), at half the cost: every
-    accepted batch and every journaled request is stamped, and most stamps share their second."""
+    accepted batch and every logged request is stamped, and most stamps share their second."""
     fraction, whole = math.modf(timestamp)
     seconds, micros = int(whole), round(fraction * 1e6)
     if micros >= 1_000_000:

@@ -30,7 +30,7 @@ WORKER_MIN_BYTES = 64 * 1024
 
 @dataclass
 class CheckedBatch:
-    """A valid body, reduced to what the store keeps, plus the warnings to journal."""
+    """A valid body, reduced to what the store keeps, plus the warnings to log with the request."""
 
     encoded: list[tuple[str, list[bytes]]]
     attributes: list[list[Any]]  # per customer: for events, kinds.Attributes; for other kinds, the records

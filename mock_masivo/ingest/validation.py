@@ -166,7 +166,7 @@ def pointer(parts: Any) -> str:
     """RFC 6901 JSON Pointer of a path given as a sequence of keys and indexes.
 
     A member name longer than MAX_POINTER_SEGMENT is cut and marked with "...": answers and the
-    request journal must not grow with whatever a client sends."""
+    request log must not grow with whatever a client sends."""
     return "".join("/" + _segment(str(part)) for part in parts)
 
 

@@ -74,7 +74,7 @@ class MockMasivoClient:
         return self._all("/_mock/batches", filters)
 
     def requests(self, **filters: Any) -> list[dict[str, Any]]:
-        """The request journal (every call to a Masivo route), oldest first; filter with status=422.
+        """The request log (every call to a Masivo route), oldest first; filter with status=422.
 
         A request with bad credentials (401) belongs to no account: only an unscoped client sees it.
         """
@@ -256,5 +256,5 @@ def _rejection_text(entry: dict[str, Any]) -> str:
 
 
 def _rejected(entry: dict[str, Any]) -> bool:
-    """Answered with an error, or not answered at all (a dropped connection is journaled as null)."""
+    """Answered with an error, or not answered at all (a dropped connection is logged with status null)."""
     return entry["status"] is None or entry["status"] >= 400

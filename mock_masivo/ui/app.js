@@ -212,7 +212,7 @@ async function requestDetail(id) {
       data.errors));
   } else if (data.errors.length) {
     parts.push(el("p", { class: "muted" }, "The body is not kept: it was never read (refused before), or the "
-      + "request journal dropped it to stay within --refused-bodies-bytes."));
+      + "request log dropped it to stay within --refused-bodies-bytes."));
   }
   parts.push(el("h3", {}, "Headers"), table(["name", "value"], data.headers.map(([n, v]) => ({ cells: [n, v] }))));
   return parts;

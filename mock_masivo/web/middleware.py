@@ -1,4 +1,4 @@
-"""The middleware of every Masivo-compatible route: latency, fault rules, the request journal, 500s.
+"""The middleware of every Masivo-compatible route: latency, fault rules, the request log, 500s.
 
 One layer, not one per concern: the migrate route is the hot path of a dry run, and every layer of
 its coroutine chain costs again each time the request resumes (after reading the body, after the
@@ -29,7 +29,7 @@ log = logging.getLogger("mock_masivo")
 class MasivoMiddleware:
     """Applies --latency-ms and the first matching fault rule, answers an unexpected error with a JSON
     500 (then re-raises it, as Starlette does, for the server's log), and records every call in the
-    request journal, whatever its outcome (a dropped one has status null)."""
+    request log, whatever its outcome (a dropped one has status null)."""
 
     def __init__(self, app: ASGIApp, services: Services) -> None:
         self.app = app

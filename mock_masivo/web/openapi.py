@@ -276,9 +276,9 @@ def _inspection_paths() -> dict[str, Any]:
         "/_mock/requests": {"get": {
             "parameters": [*PAGING, {"name": "status", "in": "query",
                                      "schema": {"type": "integer", "minimum": 100, "maximum": 999}}],
-            "responses": {"200": _json(_listing(_ref("RequestEntry")), "The request journal"), **_errors(422)}}},
+            "responses": {"200": _json(_listing(_ref("RequestEntry")), "The request log"), **_errors(422)}}},
         "/_mock/requests/{request_id}": {"get": {
-            "summary": "One request journal entry with its headers (credentials masked) and a refused body",
+            "summary": "One request log entry with its headers (credentials masked) and a refused body",
             "parameters": [path_id["request_id"]],
             "responses": {"200": _json(_object(data=_ref("RequestDetail")), "The entry"), **_errors(404)}}},
         "/_mock/report": {"get": {

@@ -1,4 +1,4 @@
-"""The request journal: every call to a Masivo-compatible route, kept in memory (newest N), and the
+"""The request log: every call to a Masivo-compatible route, kept in memory (newest N), and the
 facts each call's handlers note for its entry. A refused call keeps its body (its first
 KEPT_BODY_BYTES) while the bodies kept fit --refused-bodies-bytes: the oldest are dropped first."""
 
@@ -27,7 +27,7 @@ MASKED_HEADERS = frozenset({b"authorization", b"x-api-key", b"cookie", b"proxy-a
 
 @dataclass(slots=True)
 class CallFacts:
-    """What handlers note about one call: for its request journal entry and its answer's headers.
+    """What handlers note about one call: for its request log entry and its answer's headers.
 
     Handlers replace the sequences, never append to them, so their default can be one shared empty
     tuple: most calls note no error or warning, and one CallFacts is made per call."""
@@ -62,7 +62,7 @@ def facts(scope: Scope) -> CallFacts:
 
 @dataclass(slots=True)
 class Call:
-    """One journaled call, kept as recorded and turned into its JSON form only when listed."""
+    """One logged call, kept as recorded and turned into its JSON form only when listed."""
 
     number: int
     at: float

@@ -25,7 +25,7 @@ class FastJSONResponse(JSONResponse):
 
 
 def error_response(scope: Scope, exc: MockError) -> JSONResponse:
-    """The answer to a MockError; its errors go to the request journal, noted headers to the answer."""
+    """The answer to a MockError; its errors go to the request log, noted headers to the answer."""
     noted = facts(scope)
     if isinstance(exc, ValidationFailed):
         noted.errors = [violation.as_dict() for violation in exc.violations]

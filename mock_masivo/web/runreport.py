@@ -1,6 +1,6 @@
 """The request side of the dry-run report: every call since the server started, counted as it ends.
 
-The request log keeps the newest --journal-size calls; a dry run sends millions, so the report cannot
+The request log keeps the newest --request-log-size calls; a dry run sends millions, so the report cannot
 be worked out from it. Each call instead adds to a few counters per account, whose size depends on
 how many different kinds of refusal there are, never on how many requests were sent.
 """

@@ -54,7 +54,7 @@ class Services:
             auth.add(account["id"], (account["api_key"],), (account["token"],))
         clock = Clock()
         clock.restore(store.clock_offsets())
-        requests = RequestLog(settings.journal_size, settings.refused_bodies_bytes)
+        requests = RequestLog(settings.request_log_size, settings.refused_bodies_bytes)
         return cls(settings, store, auth, BatchChecker(settings.strict, settings.parse_workers), owns_store,
                    requests, RateLimiter(settings.rate_limit), clock)
 

@@ -53,6 +53,17 @@ def test_every_flag_reaches_the_settings(served: list[Settings], tmp_path: Path)
                                  fsync=False, rate_limit="dev", processing_delay=2.5, latency_ms=7)
 
 
+@pytest.mark.parametrize(("args", "env"), [
+    (["--request-log-size", "5"], {}), (["--journal-size", "5"], {}),
+    ([], {"MOCK_MASIVO_REQUEST_LOG_SIZE": "5"}), ([], {"MOCK_MASIVO_JOURNAL_SIZE": "5"}),
+    (["--journal-size", "5"], {"MOCK_MASIVO_REQUEST_LOG_SIZE": "9"}),  # a flag replaces a variable
+])
+def test_the_request_log_size_has_its_old_name_too(served: list[Settings], args: list[str],
+                                                   env: dict[str, str]) -> None:
+    assert serve(args, env).exit_code == 0
+    assert served[0].request_log_size == 5
+
+
 def test_variables_configure_and_flags_replace_them(served: list[Settings]) -> None:
     env = {"MOCK_MASIVO_API_KEY": "a, b", "MOCK_MASIVO_TOKEN": "t", "MOCK_MASIVO_STRICT": "yes",
            "MOCK_MASIVO_PORT": "9100", "MOCK_MASIVO_MEMORY": "on", "MOCK_MASIVO_RATE_LIMIT": "prod"}
@@ -74,6 +85,10 @@ def test_variables_configure_and_flags_replace_them(served: list[Settings]) -> N
     (["--api-key", " k "], {}, "got ' k '"),
     ([], {"MOCK_MASIVO_TOKEN": "a b"}, "--token (MOCK_MASIVO_TOKEN) must be visible ASCII"),
     (["--journal-size", "0"], {}, "--journal-size (MOCK_MASIVO_JOURNAL_SIZE) must be at least 1"),
+    (["--request-log-size", "0"], {}, "--request-log-size (MOCK_MASIVO_REQUEST_LOG_SIZE) must be at least 1"),
+    (["--request-log-size", "5", "--journal-size", "6"], {},
+     "--journal-size (MOCK_MASIVO_JOURNAL_SIZE) is the old name of --request-log-size"),
+    ([], {"MOCK_MASIVO_REQUEST_LOG_SIZE": "5", "MOCK_MASIVO_JOURNAL_SIZE": "6"}, "set one of them"),
 ])
 def test_usage_errors_exit_2_with_a_message(served: list[Settings], args: list[str], env: dict[str, str],
                                             message: str) -> None:

@@ -203,14 +203,15 @@ async def list_requests(request: Request) -> Response:
 
 
 async def get_request(request: Request) -> Response:
-    """One request journal entry in full: its headers (credentials masked) and a refused call's body."""
+    """One request log entry in full: its headers (credentials masked) and a refused call's body."""
     only(request)
     request_id = request.path_params["request_id"]
     number = request_id.removeprefix("req_")
     call = services(request).requests.call(int(number)) if number.isascii() and number.isdigit() and \
         len(number) < 19 else None
     if call is None:
-        raise NotFound(f"no request {request_id[:64]!r} in the request journal (it keeps the newest --journal-size)")
+        raise NotFound(f"no request {request_id[:64]!r} in the request log (it keeps the newest "
+                       "--request-log-size, formerly --journal-size)")
     return FastJSONResponse({"data": call.in_full()})
 
 
