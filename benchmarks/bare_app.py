@@ -17,8 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from mock_masivo.config import Settings
-from mock_masivo.testing.server import uvicorn_config
+from mock_masivo.config import Settings, uvicorn_config
 
 
 async def accept(request: Request) -> Response:

@@ -6,16 +6,16 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = ["MockMasivoClient", "MockMasivoServer", "Settings", "__version__", "create_app"]
+__all__ = ["MockMasivoClient", "MockMasivoServer", "ServerStartError", "Settings", "__version__", "create_app"]
 
 if TYPE_CHECKING:
-    from .config import Settings
+    from .config import ServerStartError, Settings
     from .testing.client import MockMasivoClient
     from .testing.server import MockMasivoServer
     from .web.app import create_app
 
 _LAZY = {"create_app": "web.app", "MockMasivoClient": "testing.client", "MockMasivoServer": "testing.server",
-         "Settings": "config"}
+         "ServerStartError": "config", "Settings": "config"}
 
 
 def __getattr__(name: str) -> Any:

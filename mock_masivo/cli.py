@@ -19,14 +19,17 @@ import click
 
 from . import __version__
 from .config import (
-    DEFAULT_API_KEY,
-    DEFAULT_TOKEN,
     MASIVO_BASE_PATH,
     RATE_LIMIT_MODES,
+    ServerStartError,
     Settings,
     SettingsError,
     env_name,
+    listen,
     one_of,
+    refuse_public_default_credentials,
+    url_of,
+    uvicorn_config,
 )
 from .ingest.schemas import EXAMPLE_KINDS, example_text
 
@@ -72,7 +75,10 @@ def main() -> None:
 def serve(**given: Any) -> None:
     """Run the server until interrupted."""
     settings = _settings(given)
-    _refuse_public_default_credentials(settings)
+    try:
+        refuse_public_default_credentials(settings)
+    except ServerStartError as exc:
+        raise click.UsageError(str(exc)) from None
     run(settings)
 
 
@@ -92,46 +98,27 @@ def _settings(given: dict[str, Any]) -> Settings:
         settings = Settings.from_env(os.environ)
         changes = {name: value for name, value in given.items() if value not in (None, ())}
         one_of(changes, "request_log_size", "journal_size")
-        if changes.get("memory"):
-            changes.setdefault("data", None)
-        if "data" in changes and changes["data"] is not None:
-            changes.setdefault("memory", False)
         return settings.replace(**changes)
     except SettingsError as exc:
         raise click.UsageError(str(exc)) from None
-
-
-def _refuse_public_default_credentials(settings: Settings) -> None:
-    if settings.is_loopback:
-        return
-    still = [f"{flag} (still {default})" for flag, default, values in (
-        ("--api-key / MOCK_MASIVO_API_KEY", DEFAULT_API_KEY, settings.api_keys),
-        ("--token / MOCK_MASIVO_TOKEN", DEFAULT_TOKEN, settings.tokens)) if default in values]
-    if still:
-        raise click.UsageError(
-            f"refusing to bind {settings.host} with a default credential that anyone who can reach this machine "
-            f"could use: set {' and '.join(still)} to a value of your own.")
 
 
 def run(settings: Settings) -> None:
     """Open the store, print the banner, and serve until interrupted."""
     import uvicorn
 
-    from .storage.datadir import DataDirError
-    from .storage.journal import CorruptJournal
-    from .testing.server import bind_socket, uvicorn_config
+    from .storage.store import OPEN_ERRORS
     from .web.app import create_app
 
     logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s:     %(message)s")
     try:  # bind first: a serve that cannot listen leaves no new data directory behind
-        sock = bind_socket(settings.host, settings.port)
-    except OSError as exc:
-        click.echo(f"Error: cannot listen on {settings.host}:{settings.port} (--host / --port): {exc.strerror}",
-                   err=True)
+        sock = listen(settings, named=" (--host / --port)")
+    except ServerStartError as exc:
+        click.echo(f"Error: {exc}", err=True)
         sys.exit(2)
     try:
         app = create_app(settings, served=True)
-    except (DataDirError, CorruptJournal, OSError) as exc:
+    except OPEN_ERRORS as exc:
         sock.close()
         click.echo(f"Error: {exc}", err=True)
         sys.exit(2)
@@ -153,8 +140,7 @@ def tune_garbage_collector() -> None:
 
 
 def _print_banner(settings: Settings, port: int) -> None:
-    host = f"[{settings.host}]" if ":" in settings.host else settings.host
-    url = f"http://{host}:{port}"
+    url = url_of(settings.host, port)
     data = settings.data_dir.resolve() if settings.data_dir is not None else "none (--memory: nothing is kept)"
     click.echo("\n".join([
         f"mock-masivo {__version__}",

@@ -1,16 +1,24 @@
-"""Settings: the one frozen object every part of the server is configured from.
+"""Settings, the one frozen object every part of the server is configured from, and start-up.
 
 Defaults live here and nowhere else. `Settings.from_env` reads `MOCK_MASIVO_*` variables; the CLI
-starts from it and replaces what was given on the command line.
+starts from it and replaces what was given on the command line. Both ways of starting a server,
+`mock-masivo serve` and `MockMasivoServer`, check, bind and configure uvicorn with the functions at
+the end of this module.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import errno
 import math
+import socket
 from collections.abc import Mapping
 from dataclasses import InitVar, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import uvicorn
 
 DEFAULT_ACCOUNT = "default"  # the account the default and --api-key / --token credentials belong to
 DEFAULT_API_KEY = "mock-api-key"
@@ -103,6 +111,12 @@ class Settings:
         return self.host in LOOPBACK_HOSTS or self.host.startswith("127.")
 
     def replace(self, **changes: object) -> Settings:
+        """These settings with `changes`; setting `memory` clears `data` and setting `data` clears
+        `memory` unless the other is changed too (a flag replaces what a variable chose)."""
+        if changes.get("memory"):
+            changes.setdefault("data", None)
+        if changes.get("data") is not None:
+            changes.setdefault("memory", False)
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
 
     @classmethod
@@ -191,3 +205,66 @@ def parse_float(name: str, raw: str) -> float:
 def parse_list(raw: str) -> tuple[str, ...]:
     """Comma-separated list; blanks around items are ignored."""
     return tuple(item.strip() for item in raw.split(",") if item.strip())
+
+
+# -- start-up ------------------------------------------------------------------------------------
+
+class ServerStartError(RuntimeError):
+    """The server could not start: port taken, bad settings, unusable data directory."""
+
+
+def refuse_public_default_credentials(settings: Settings) -> None:
+    """Beyond loopback, a default credential would let in anyone who can reach the machine."""
+    if settings.is_loopback:
+        return
+    still = [f"{flag} (still {default})" for flag, default, values in (
+        ("--api-key / MOCK_MASIVO_API_KEY", DEFAULT_API_KEY, settings.api_keys),
+        ("--token / MOCK_MASIVO_TOKEN", DEFAULT_TOKEN, settings.tokens)) if default in values]
+    if still:
+        raise ServerStartError(
+            f"refusing to bind {settings.host} with the default credentials, which anyone who can reach this "
+            f"machine could use: set {' and '.join(still)} to a value of your own.")
+
+
+def listen(settings: Settings, named: str = "") -> socket.socket:
+    """Bind before serving, so a taken port fails here and port 0 tells which port it got. `named`:
+    how the caller set host and port, said in the error."""
+    try:
+        return bind_socket(settings.host, settings.port)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        if exc.errno == errno.EADDRINUSE:
+            reason += " (another process is listening there; use port 0 for a free one)"
+        raise ServerStartError(f"cannot listen on {settings.host}:{settings.port}{named}: {reason}") from None
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # proto must say TCP: asyncio sets TCP_NODELAY on accepted sockets only then, and without it
+    # every answer (headers and body are written separately) waits ~40 ms for a delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
+
+
+def url_of(host: str, port: int) -> str:
+    """`http://host:port`, an IPv6 address in brackets."""
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def uvicorn_config(app: Any, settings: Settings, **overrides: Any) -> uvicorn.Config:
+    import uvicorn  # here: the pytest plugin imports this module, and must stay light
+
+    # h11 keeps parsing (and its 16 KiB header limit) predictable; one worker because the store is
+    # single-writer; a bounded shutdown so a stuck client cannot hang it.
+    options: dict[str, Any] = {"host": settings.host, "port": settings.port, "log_level": settings.log_level,
+                               "http": "h11", "workers": 1, "timeout_graceful_shutdown": 10,
+                               "limit_concurrency": 256, "lifespan": "on", **overrides}
+    return uvicorn.Config(app, **options)

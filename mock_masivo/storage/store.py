@@ -36,7 +36,7 @@ from tinydb.storages import MemoryStorage
 from ..domain.kinds import EVENT, KINDS, Attributes, Kind, event_attributes
 from ..domain.processing import PROCESSED, QUEUED, RULES, Batch, Failure, Ledger
 from .customerlist import CustomerList
-from .datadir import DataDir
+from .datadir import DataDir, DataDirError
 from .format import (
     BATCH_PREFIX,
     EVENT_PREFIX,
@@ -55,6 +55,9 @@ from .records import RecordFilter, RecordRows, rows_of
 log = logging.getLogger("mock_masivo")
 
 
+# What opening a store can raise that a person can fix (a data directory in use, a damaged journal, no
+# permission): start-up says it in one line, no traceback.
+OPEN_ERRORS = (DataDirError, CorruptJournal, OSError)
 T = TypeVar("T")
 W = TypeVar("W", Future[int], "asyncio.Future[int]")  # what a write hands back: a thread's or a loop's future
 # Whether what an account accepted at a time (its clock's seconds) has been processed by now.

@@ -7,7 +7,6 @@ that the thread is alive: uvicorn calls sys.exit inside the thread when start-up
 
 from __future__ import annotations
 
-import errno
 import logging
 import socket
 import threading
@@ -17,53 +16,26 @@ from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
-from ..config import MASIVO_BASE_PATH, Settings
+from ..config import (
+    MASIVO_BASE_PATH,
+    ServerStartError,
+    Settings,
+    listen,
+    refuse_public_default_credentials,
+    url_of,
+    uvicorn_config,
+)
 
 if TYPE_CHECKING:
     from .client import MockMasivoClient
+
+__all__ = ["MockMasivoServer", "ServerStartError"]
 
 log = logging.getLogger("mock_masivo")
 
 START_TIMEOUT_SECONDS = 10.0
 STOP_TIMEOUT_SECONDS = 15.0
 POLL_SECONDS = 0.005
-
-
-class ServerStartError(RuntimeError):
-    """The server could not start: port taken, bad settings, unusable data directory."""
-
-
-def bind_socket(host: str, port: int) -> socket.socket:
-    """Bind before serving, so a taken port fails here and port 0 tells which port it got."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # proto must say TCP: asyncio sets TCP_NODELAY on accepted sockets only then, and without it
-    # every answer (headers and body are written separately) waits ~40 ms for a delayed ACK.
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-        sock.listen(2048)
-    except OSError:
-        sock.close()
-        raise
-    sock.set_inheritable(True)
-    return sock
-
-
-def uvicorn_config(app: Any, settings: Settings, **overrides: Any) -> uvicorn.Config:
-    # h11 keeps parsing (and its 16 KiB header limit) predictable; one worker because the store is
-    # single-writer; a bounded shutdown so a stuck client cannot hang it.
-    options: dict[str, Any] = {"host": settings.host, "port": settings.port, "log_level": settings.log_level,
-                               "http": "h11", "workers": 1, "timeout_graceful_shutdown": 10,
-                               "limit_concurrency": 256, "lifespan": "on", **overrides}
-    return uvicorn.Config(app, **options)
-
-
-def check_startable(settings: Settings) -> None:
-    """Refuse settings that would only fail in front of the public (Settings checks the rest itself)."""
-    if not settings.is_loopback and settings.uses_default_credentials:
-        raise ServerStartError(f"refusing to bind {settings.host} with the default credentials (mock-api-key / "
-                               "mock-token); set api_keys and tokens of your own")
 
 
 class MockMasivoServer:
@@ -90,8 +62,7 @@ class MockMasivoServer:
         """`http://127.0.0.1:PORT`: where the inspection API (/_mock) and the Masivo routes are served."""
         if self._port is None:
             raise RuntimeError("the server is not running; call start() or use it as a context manager")
-        host = f"[{self.settings.host}]" if ":" in self.settings.host else self.settings.host
-        return f"http://{host}:{self._port}"
+        return url_of(self.settings.host, self._port)
 
     @property
     def base_url(self) -> str:
@@ -119,8 +90,8 @@ class MockMasivoServer:
         """Serve in a daemon thread; returns once the server answers, or raises ServerStartError."""
         if self._thread is not None:
             raise RuntimeError(f"this MockMasivoServer is already running at {self.url}; create another one")
-        check_startable(self.settings)
-        sock = self._bind()
+        refuse_public_default_credentials(self.settings)
+        sock = listen(self.settings)
         try:
             self._launch(sock)
             self._wait_until_started()
@@ -129,24 +100,14 @@ class MockMasivoServer:
             raise
         return self
 
-    def _bind(self) -> socket.socket:
-        try:
-            return bind_socket(self.settings.host, self.settings.port)
-        except OSError as exc:
-            reason = exc.strerror or str(exc)
-            if exc.errno == errno.EADDRINUSE:
-                reason += " (another process is listening there; use port=0 for a free port)"
-            raise ServerStartError(f"cannot listen on {self.settings.host}:{self.settings.port}: {reason}") from None
-
     def _launch(self, sock: socket.socket) -> None:
-        from ..storage.datadir import DataDirError
-        from ..storage.journal import CorruptJournal
+        from ..storage.store import OPEN_ERRORS
         from ..web.app import create_app
 
         self.app = None
         try:
             self.app = create_app(self.settings, served=True)
-        except (DataDirError, CorruptJournal, OSError) as exc:
+        except OPEN_ERRORS as exc:
             raise ServerStartError(f"cannot start mock-masivo: {exc}") from exc
         # log_config=None: no dictConfig of the host process's logging; uvicorn's records propagate (to caplog).
         self._server = uvicorn.Server(uvicorn_config(self.app, self.settings, log_config=None))
