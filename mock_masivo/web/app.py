@@ -1,10 +1,10 @@
-"""create_app: the route table, the journal middleware, and the one place errors become JSON."""
+"""create_app: the route table, the request-log middleware, and the one place errors become JSON."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 from urllib.parse import unquote
 
@@ -14,7 +14,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Match, Mount, Route, Router
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from ..config import MASIVO_BASE_PATH, Settings
 from ..domain.kinds import KINDS
@@ -34,17 +34,12 @@ HTTP_TITLES = {404: "Not found", 405: "Method not allowed"}
 
 
 class MockMasivoApp(Starlette):
-    """Starlette, plus the server's own `send` kept in the scope so a fault rule can drop the
-    connection, and a shortcut for POSTs of migration batches.
+    """Starlette behind the site guard, with the server's own `send` kept in the scope so a fault
+    rule can drop the connection, and a route table that finds fixed paths with one lookup."""
 
-    Those go straight to their endpoint and its middleware (`direct`: exact path -> ASGI app),
-    skipping Starlette's router and exception layers, which cost as much as the work of a 1-event
-    batch. The route table serves the same path too, for everything else: 405s, a root_path.
-    """
-
-    def __init__(self, direct: dict[str, ASGIApp], guard: SiteGuard, **options: Any) -> None:
+    def __init__(self, guard: SiteGuard, routes: list[BaseRoute], **options: Any) -> None:
         super().__init__(**options)
-        self.direct = direct
+        self.router = RouteTable(routes, redirect_slashes=False, lifespan=options.get("lifespan"))
         self.guard = guard
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -57,17 +52,8 @@ class MockMasivoApp(Starlette):
             return
         state = scope.setdefault("state", {})
         state[RAW_SEND] = send
-        direct = self.direct.get(scope["path"]) if scope["method"] == "POST" and not scope.get("root_path") else None
         try:
-            if direct is None:
-                await super().__call__(scope, receive, send)
-            else:
-                scope["app"] = self
-                await direct(scope, receive, send)
-        except Exception as exc:
-            if direct is not None:  # answered already (MasivoMiddleware); logged as _unexpected_error does
-                _log_unexpected(scope, exc)
-            raise
+            await super().__call__(scope, receive, send)
         finally:
             # uvicorn's `send` is a method of an object that holds the scope: left in it, it would make
             # every request a reference cycle (with 1-event requests the cyclic GC then cost ~10% of the CPU).
@@ -99,14 +85,11 @@ def create_app(settings: Settings | None = None, store: EventStore | None = None
         Route("/openapi.json", openapi_json, methods=["GET"]),
         *_inspection_routes(),
     ]
-    direct: dict[str, ASGIApp] = {prefix + path: MasivoMiddleware(migrate, found)
-              for path, migrate in migrations.items() for prefix in ("", MASIVO_BASE_PATH)}
+    # A trailing slash is a 404 like any unknown path (redirect_slashes=False): a redirect would not
+    # carry a POST's body, and an id ending in an encoded "/" would be redirected to another id.
     app = MockMasivoApp(
-        direct=direct, guard=SiteGuard(found.settings, check_host=served), routes=routes, lifespan=lifespan,
+        guard=SiteGuard(found.settings, check_host=served), routes=routes, lifespan=lifespan,
         exception_handlers={MockError: _mock_error, HTTPException: _http_error, Exception: _unexpected_error})
-    # A trailing slash is a 404 like any unknown path: a redirect would not carry a POST's body, and an
-    # id ending in an encoded "/" would be redirected to another id.
-    app.router.redirect_slashes = False
     app.state.services = found
     return app
 
@@ -148,6 +131,32 @@ def _inspection_routes() -> list[BaseRoute]:
         _by_method("/_mock/faults", GET=inspect.list_faults, POST=inspect.add_fault, DELETE=inspect.delete_faults),
         Route("/_mock/faults/{fault_id}", inspect.delete_fault, methods=["DELETE"]),
     ]
+
+
+class RouteTable(Router):
+    """Starlette's router, finding a route of a fixed path (the migrate endpoints above all: most
+    requests) with one dict lookup, where Starlette tries each route's pattern in turn. Everything
+    else (patterns, 405s, a root_path) it routes as Starlette does."""
+
+    def __init__(self, routes: list[BaseRoute], **options: Any) -> None:
+        super().__init__(routes, **options)
+        self.fixed = dict(_fixed_paths(self.routes, ""))
+
+    async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
+        route = self.fixed.get(scope["path"]) if scope["type"] == "http" and not scope.get("root_path") else None
+        if route is not None and (route.methods is None or scope["method"] in route.methods):
+            scope["endpoint"], scope["path_params"] = route.endpoint, dict(scope.get("path_params", {}))
+            await route.handle(scope, receive, send)  # what Router.app does once Route.matches says FULL
+            return
+        await super().app(scope, receive, send)  # patterns, 405s, a root_path
+
+
+def _fixed_paths(routes: list[BaseRoute], prefix: str) -> Iterator[tuple[str, Route]]:
+    for route in routes:
+        if isinstance(route, Mount) and "{" not in route.path:
+            yield from _fixed_paths(route.routes, prefix + route.path)
+        elif isinstance(route, Route) and "{" not in route.path and type(route) is Route:
+            yield prefix + route.path, route
 
 
 class RawSegmentRoute(Route):
@@ -197,5 +206,5 @@ async def _unexpected_error(request: Request, exc: Exception) -> Response:
     return internal_error_response(exc)
 
 
-def _log_unexpected(scope: Scope, exc: Exception) -> None:
+def _log_unexpected(scope: Scope, exc: BaseException) -> None:
     log.exception("unexpected error on %s %s", scope["method"], scope["path"], exc_info=exc)

@@ -1,7 +1,7 @@
-"""The two ways into the migrate endpoint answer alike, and a request leaves nothing behind.
+"""The migrate endpoint answers alike however the route table finds it, and a request leaves nothing behind.
 
-MockMasivoApp sends POSTs of migration batches straight to their endpoint; the route table serves
-the same path when a root_path is set (and for 405s). Both must answer, journal and store the same.
+The route table finds a fixed path with one lookup, and patterns, 405s and a root_path as Starlette
+does. Both must answer, log and store the same.
 """
 
 from __future__ import annotations
