@@ -11,7 +11,7 @@ import functools
 import json
 import ssl
 import time
-from typing import Any
+from typing import Any, Self
 from urllib.parse import quote
 
 import httpx
@@ -194,7 +194,7 @@ class MockMasivoClient:
     def close(self) -> None:
         self._http.close()
 
-    def __enter__(self) -> MockMasivoClient:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from starlette.applications import Starlette
 
     from ..config import Settings
-    from .client import MockMasivoClient
+    from .fixture import MasivoMock
     from .server import MockMasivoServer
 
 URL_ENV = "MOCK_MASIVO_URL"
@@ -39,39 +39,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", f"{MARKER}(**settings): run this test against its own mock-masivo server "
                                        "started with these Settings fields (e.g. strict=True, token_ttl=60)")
-
-
-class MasivoMock:
-    """What a test sees: the server's URLs, its own account's credentials, and a client scoped to it.
-
-    Every MockMasivoClient method is available and scoped to the account: events(**filters),
-    profiles(**filters), transactions(**filters), customer(id), customers(), batches(**filters),
-    requests(**filters), reset(), assert_received(...), assert_no_rejections(),
-    wait_for_events(count, timeout), clock(), advance_clock(seconds or to=...) (this account's clock
-    only: other tests on the same server keep their time), add_fault(**rule), clear_faults().
-    """
-
-    def __init__(self, url: str, account: dict[str, str], client: MockMasivoClient) -> None:
-        from ..config import MASIVO_BASE_PATH
-
-        self.url = url
-        self.base_url = url + MASIVO_BASE_PATH
-        self.account = account["id"]
-        self.api_key = account["api_key"]
-        self.token = account["token"]
-        self.client = client
-
-    def __getattr__(self, name: str) -> Any:
-        client = self.__dict__.get("client")
-        if client is None or name.startswith("_"):
-            raise AttributeError(name)
-        return getattr(client, name)
-
-    def __dir__(self) -> list[str]:
-        return sorted({*super().__dir__(), *(name for name in dir(self.client) if not name.startswith("_"))})
-
-    def __repr__(self) -> str:
-        return f"<MasivoMock {self.base_url} account={self.account}>"
 
 
 @pytest.fixture(scope="session")
@@ -120,23 +87,24 @@ def masivo_app(request: pytest.FixtureRequest, masivo_settings: Settings) -> Ite
 
 def _fresh_account(url: str, cleanup: bool) -> Iterator[MasivoMock]:
     from .client import MockMasivoClient
+    from .fixture import MasivoMock
 
-    with MockMasivoClient(url) as client:
-        account = client.new_account()
-        client.account = account["id"]
-        yield MasivoMock(url, account, client)
+    with MockMasivoClient(url) as server:
+        account = server.new_account()
+    with MasivoMock(url, account) as mock:
+        yield mock
         if cleanup:  # the session's server keeps no data or fault rules of finished tests
-            client.reset()
-            client.clear_faults()
+            mock.reset()
+            mock.clear_faults()
 
 
 def _default_account(server: MockMasivoServer) -> Iterator[MasivoMock]:
     from ..config import DEFAULT_ACCOUNT
-    from .client import MockMasivoClient
+    from .fixture import MasivoMock
 
     account = {"id": DEFAULT_ACCOUNT, "api_key": server.api_key, "token": server.token}
-    with MockMasivoClient(server.url, account=DEFAULT_ACCOUNT) as client:
-        yield MasivoMock(server.url, account, client)
+    with MasivoMock(server.url, account) as mock:
+        yield mock
 
 
 def _server(settings: Settings) -> MockMasivoServer:

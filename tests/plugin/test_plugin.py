@@ -17,7 +17,7 @@ import httpcore  # noqa: F401  # imported here, not first inside an in-process r
 import pytest
 
 import mock_masivo.web.app  # noqa: F401  # likewise: one generation of the server's modules, imported once
-from mock_masivo import MockMasivoServer
+from mock_masivo import MasivoMock, MockMasivoClient, MockMasivoServer
 from mock_masivo.config import Settings
 
 USER_INI = """
@@ -348,3 +348,13 @@ def test_advance_clock_in_one_test_never_moves_another_tests_clock(user_project:
             assert masivo_mock.advance_clock(to="2099-01-01T00:00:00Z")["now"].startswith("2099-01-01T00:00:0")
     ''')
     user_project.runpytest("-p", "no:randomly").assert_outcomes(passed=3)
+
+
+def test_the_fixture_is_a_typed_client_of_its_own_account(masivo_mock: MasivoMock) -> None:
+    """Issue 11: a MockMasivoClient itself, not a wrapper forwarding names through __getattr__."""
+    assert isinstance(masivo_mock, MockMasivoClient)
+    assert "__getattr__" not in vars(MasivoMock)
+    assert masivo_mock.client is masivo_mock
+    assert masivo_mock.account.startswith("acc_") and masivo_mock.account != "default"
+    assert masivo_mock.base_url == masivo_mock.url + "/api/storefront/v1"
+    assert masivo_mock.events() == [] and masivo_mock.health()["status"] == "ok"
