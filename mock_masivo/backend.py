@@ -15,9 +15,10 @@ from decimal import Decimal
 from typing import Any
 
 from .domain.clock import Clock
-from .domain.kinds import EVENT, PROFILE, TRANSACTION
+from .domain.kinds import EVENT, PROFILE, TRANSACTION, Kind
 from .domain.metrics import PURCHASE, customer_metrics, time_key
 from .domain.processing import FAILED, PROCESSED
+from .ingest.checker import CheckedBatch
 from .storage.store import EventStore
 
 RECENT_DAYS = 92  # "the last 3 months" of GET /customers/{id}/transactions without `year`
@@ -35,11 +36,25 @@ class TransactionQuery:
 
 
 class Backend:
+    """The business rules over the store: what accepting a batch means, what Masivo shows of a
+    customer, what the inspection API and the report say. No HTTP here."""
+
     def __init__(self, store: EventStore, clock: Clock, processing_delay: float) -> None:
         self.store = store
         self.clock = clock
         self.processing_delay = processing_delay
         self._clock_lock = threading.Lock()
+
+    async def store_batch(self, account: str, checked: CheckedBatch, kind: Kind) -> tuple[str, list[dict[str, str]]]:
+        """Store a checked batch at the account's time, durably; its id and the warnings to answer with:
+        the body's own, then one per event that duplicates an earlier one."""
+        batch = await self.store.store_encoded(account, checked.encoded, checked.attributes, self.clock.now(account),
+                                               kind)
+        warnings = [warning.as_dict() for warning in checked.warnings]
+        warnings += [{"path": path,
+                      "message": f"duplicate of {first}: same customer, type, order.purchase_id and issued_at",
+                      "rule": "duplicate"} for path, first in batch.duplicates]
+        return batch.id, warnings
 
     def advance_clock(self, seconds: float, account: str | None) -> Future[int]:
         """Move a clock forward and keep its offset; the future resolves once that is durable. Under

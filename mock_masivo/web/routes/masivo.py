@@ -14,7 +14,6 @@ from starlette.types import Receive, Scope, Send
 from ...backend import TransactionQuery
 from ...domain.kinds import Kind
 from ...errors import InvalidParameter, MockError, NotFound, Unauthorized
-from ...storage.store import StoredBatch
 from ..body import read_body, require_json
 from ..requestlog import KEPT_BODY_BYTES, CallFacts, facts
 from ..responses import FastJSONResponse, error_response
@@ -45,9 +44,9 @@ def bearer_account(found: Services, headers: Headers, noted: CallFacts) -> str:
 
 
 class MigrateBatch:
-    """POST of a migration batch of one kind (kinds.py), as a plain ASGI app (no Starlette Request, no
-    exception layers): the hot path of a dry run, where Starlette's layers would cost more than the
-    work of a 1-record batch (benchmarks/README.md)."""
+    """POST of a migration batch of one kind (kinds.py), as a plain ASGI app (no Starlette Request):
+    the hot path of a dry run, where every layer costs about as much as the work of a 1-record batch
+    (benchmarks/README.md)."""
 
     def __init__(self, found: Services, kind: Kind) -> None:
         self.services = found
@@ -56,14 +55,15 @@ class MigrateBatch:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         noted = facts(scope)
         try:
-            batch = await self._accept(Headers(scope=scope), receive, noted)
+            batch_id = await self._accept(Headers(scope=scope), receive, noted)
         except MockError as exc:
             await error_response(scope, exc)(scope, receive, send)
             return
-        headers = {"X-Mock-Batch-Id": batch.id, **noted.headers}
+        headers = {"X-Mock-Batch-Id": batch_id, **noted.headers}
         await Response(b"{}", status_code=201, headers=headers, media_type="application/json")(scope, receive, send)
 
-    async def _accept(self, headers: Headers, receive: Receive, noted: CallFacts) -> StoredBatch:
+    async def _accept(self, headers: Headers, receive: Receive, noted: CallFacts) -> str:
+        """The checks in order, then the batch stored: its id."""
         found = self.services
         account = bearer_account(found, headers, noted)
         allowance = found.limiter.admit(account, found.clock.now(account))
@@ -77,14 +77,8 @@ class MigrateBatch:
             noted.body = raw[:KEPT_BODY_BYTES]  # shown with its violations by GET /_mock/requests/{id}
             raise
         del raw  # not kept while waiting for the fsync
-        warnings = [warning.as_dict() for warning in checked.warnings]
-        batch = await found.store.store_encoded(account, checked.encoded, checked.attributes,
-                                                found.clock.now(account), self.kind)
-        noted.batch_id = batch.id
-        noted.warnings = warnings + [
-            {"path": path, "message": f"duplicate of {first}: same customer, type, order.purchase_id and issued_at",
-             "rule": "duplicate"} for path, first in batch.duplicates]
-        return batch
+        noted.batch_id, noted.warnings = await found.backend.store_batch(account, checked, self.kind)
+        return noted.batch_id
 
 
 async def get_customer(request: Request) -> Response:
