@@ -57,8 +57,25 @@ def event_bytes(n: int) -> bytes:
     uuid = b"%08x-0d44-4b50-8888-%012x" % (n & 0xFFFFFFFF, n)
     when = (_EPOCH + dt.timedelta(seconds=n * 37)).strftime("%Y-%m-%dT%H:%M:%SZ").encode()
     channel, store, value = n % 7, n % 250, 10 + n % 490
-    return _EVENT % (channel, store, n % 5, n, channel, store, value, value - 5, n % 100_000, 1 + n % 4,
-                     value, value - 5, uuid, uuid, uuid, when, when)
+    return _EVENT % (
+        channel,
+        store,
+        n % 5,
+        n,
+        channel,
+        store,
+        value,
+        value - 5,
+        n % 100_000,
+        1 + n % 4,
+        value,
+        value - 5,
+        uuid,
+        uuid,
+        uuid,
+        when,
+        when,
+    )
 
 
 def body_bytes(first_event: int, events: int = 1000, per_customer: int = EVENTS_PER_CUSTOMER) -> bytes:
@@ -98,6 +115,7 @@ def route_parser() -> tuple[str, Callable[[bytes], tuple[Any, Any]]]:
 
 # -- the server under test --------------------------------------------------------------------------
 
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -125,13 +143,30 @@ def server_command() -> list[str]:
 class ServerProcess:
     """A subprocess serving HTTP on loopback: mock-masivo by default, or any argv given with {port}."""
 
-    def __init__(self, argv: Sequence[str] | None = None, *, data: Path | None = None, memory: bool = False,
-                 extra: Sequence[str] = (), wrap: Sequence[str] = (), health: str = "/_mock/health") -> None:
+    def __init__(
+        self,
+        argv: Sequence[str] | None = None,
+        *,
+        data: Path | None = None,
+        memory: bool = False,
+        extra: Sequence[str] = (),
+        wrap: Sequence[str] = (),
+        health: str = "/_mock/health",
+    ) -> None:
         self.port = free_port()
         if argv is None:
             store = ["--memory"] if memory else ["--data", str(data)]
-            argv = [*server_command(), "serve", *store, "--port", "{port}", "--log-level", "warning", *extra,
-                    *shlex.split(os.environ.get(SERVER_ARGS_VARIABLE, ""))]
+            argv = [
+                *server_command(),
+                "serve",
+                *store,
+                "--port",
+                "{port}",
+                "--log-level",
+                "warning",
+                *extra,
+                *shlex.split(os.environ.get(SERVER_ARGS_VARIABLE, "")),
+            ]
         self.argv = [*wrap, *(part.replace("{port}", str(self.port)) for part in argv)]
         self.health = health
         self.url = f"http://127.0.0.1:{self.port}"
@@ -142,8 +177,13 @@ class ServerProcess:
     def start(self) -> ServerProcess:
         began = time.perf_counter()
         # cwd is benchmarks/ so that `-m mock_masivo` imports what this process imports (PYTHONPATH or install).
-        self.proc = subprocess.Popen(self.argv, cwd=ROOT / "benchmarks", stdout=self.log, stderr=subprocess.STDOUT,
-                                     env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        self.proc = subprocess.Popen(
+            self.argv,
+            cwd=ROOT / "benchmarks",
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
         self.started_in = self._wait_healthy(began)
         return self
 
@@ -228,6 +268,7 @@ def temp_dir(keep: Path | None = None) -> Iterator[Path]:
 
 # -- load -------------------------------------------------------------------------------------------
 
+
 @dataclass
 class Load:
     """What a load run did: counts, wall time, per-request latencies and CPU used on both sides."""
@@ -250,24 +291,41 @@ class Load:
         return self.requests / self.seconds if self.seconds else 0.0
 
     def summary(self) -> dict[str, Any]:
-        return {"requests": self.requests, "events": self.events, "seconds": round(self.seconds, 3),
-                "events_per_second": round(self.events_per_second, 1),
-                "requests_per_second": round(self.requests_per_second, 1),
-                "latency_ms": latency_summary(self.latencies), "statuses": self.statuses,
-                "client_cpu_cores": round(self.client_cpu / self.seconds, 2) if self.seconds else None,
-                "server_cpu_cores": round(self.server_cpu / self.seconds, 2)
-                if self.server_cpu is not None and self.seconds else None,
-                "server_cpu_seconds": round(self.server_cpu, 3) if self.server_cpu is not None else None,
-                "server_system_cpu_seconds": round(self.server_system_cpu, 3)
-                if self.server_system_cpu is not None else None}
+        return {
+            "requests": self.requests,
+            "events": self.events,
+            "seconds": round(self.seconds, 3),
+            "events_per_second": round(self.events_per_second, 1),
+            "requests_per_second": round(self.requests_per_second, 1),
+            "latency_ms": latency_summary(self.latencies),
+            "statuses": self.statuses,
+            "client_cpu_cores": round(self.client_cpu / self.seconds, 2) if self.seconds else None,
+            "server_cpu_cores": round(self.server_cpu / self.seconds, 2)
+            if self.server_cpu is not None and self.seconds
+            else None,
+            "server_cpu_seconds": round(self.server_cpu, 3) if self.server_cpu is not None else None,
+            "server_system_cpu_seconds": round(self.server_system_cpu, 3)
+            if self.server_system_cpu is not None
+            else None,
+        }
 
 
-def run_load(url: str, next_body: Callable[[], bytes], *, events_per_body: int, max_requests: int,
-             max_seconds: float, concurrency: int = CONCURRENCY, path: str = MIGRATE,
-             expect: int = 201, server: ServerProcess | None = None) -> Load:
+def run_load(
+    url: str,
+    next_body: Callable[[], bytes],
+    *,
+    events_per_body: int,
+    max_requests: int,
+    max_seconds: float,
+    concurrency: int = CONCURRENCY,
+    path: str = MIGRATE,
+    expect: int = 201,
+    server: ServerProcess | None = None,
+) -> Load:
     """POST bodies from `next_body` with `concurrency` clients until `max_requests` or `max_seconds`."""
-    return _with_server_cpu(server, _load(url, next_body, events_per_body, max_requests, max_seconds, concurrency,
-                                          path, expect))
+    return _with_server_cpu(
+        server, _load(url, next_body, events_per_body, max_requests, max_seconds, concurrency, path, expect)
+    )
 
 
 def _with_server_cpu(server: ServerProcess | None, load: Coroutine[Any, Any, Load]) -> Load:
@@ -281,8 +339,16 @@ def _with_server_cpu(server: ServerProcess | None, load: Coroutine[Any, Any, Loa
     return result
 
 
-async def _load(url: str, next_body: Callable[[], bytes], events_per_body: int, max_requests: int,
-                max_seconds: float, concurrency: int, path: str, expect: int) -> Load:
+async def _load(
+    url: str,
+    next_body: Callable[[], bytes],
+    events_per_body: int,
+    max_requests: int,
+    max_seconds: float,
+    concurrency: int,
+    path: str,
+    expect: int,
+) -> Load:
     result, issued = Load(), 0
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(base_url=url, timeout=120.0, limits=limits) as client:
@@ -309,19 +375,39 @@ async def _load(url: str, next_body: Callable[[], bytes], events_per_body: int, 
     return result
 
 
-def run_raw_load(url: str, next_body: Callable[[], bytes], *, events_per_body: int, max_requests: int,
-                 max_seconds: float, concurrency: int = CONCURRENCY, path: str = MIGRATE, expect: int = 201,
-                 server: ServerProcess | None = None) -> Load:
+def run_raw_load(
+    url: str,
+    next_body: Callable[[], bytes],
+    *,
+    events_per_body: int,
+    max_requests: int,
+    max_seconds: float,
+    concurrency: int = CONCURRENCY,
+    path: str = MIGRATE,
+    expect: int = 201,
+    server: ServerProcess | None = None,
+) -> Load:
     """Like run_load, with a minimal keep-alive HTTP/1.1 client on asyncio streams (a fraction of httpx's CPU)."""
-    return _with_server_cpu(server, _raw_load(url, next_body, events_per_body, max_requests, max_seconds,
-                                              concurrency, path, expect))
+    return _with_server_cpu(
+        server, _raw_load(url, next_body, events_per_body, max_requests, max_seconds, concurrency, path, expect)
+    )
 
 
-async def _raw_load(url: str, next_body: Callable[[], bytes], events_per_body: int, max_requests: int,
-                    max_seconds: float, concurrency: int, path: str, expect: int) -> Load:
+async def _raw_load(
+    url: str,
+    next_body: Callable[[], bytes],
+    events_per_body: int,
+    max_requests: int,
+    max_seconds: float,
+    concurrency: int,
+    path: str,
+    expect: int,
+) -> Load:
     host, port = url.removeprefix("http://").rsplit(":", 1)
-    head = (f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nAuthorization: {HEADERS['Authorization']}\r\n"
-            f"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n").encode()
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nAuthorization: {HEADERS['Authorization']}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+    ).encode()
     result, issued = Load(), 0
     began, cpu_began = time.perf_counter(), time.process_time()
     deadline = began + max_seconds
@@ -336,8 +422,11 @@ async def _raw_load(url: str, next_body: Callable[[], bytes], events_per_body: i
                 sent = time.perf_counter()
                 writer.write(head % len(body) + body)
                 status_line, _, headers = (await reader.readuntil(b"\r\n\r\n")).partition(b"\r\n")
-                length = next(int(line.split(b":", 1)[1]) for line in headers.split(b"\r\n")
-                              if line.lower().startswith(b"content-length:"))
+                length = next(
+                    int(line.split(b":", 1)[1])
+                    for line in headers.split(b"\r\n")
+                    if line.lower().startswith(b"content-length:")
+                )
                 await reader.readexactly(length)
                 result.latencies.append(time.perf_counter() - sent)
                 status = int(status_line.split()[1])
@@ -355,8 +444,13 @@ async def _raw_load(url: str, next_body: Callable[[], bytes], events_per_body: i
     return result
 
 
-def sequential_latencies(url: str, bodies: Sequence[bytes], expect: int = 201, path: str = MIGRATE,
-                         check: Callable[[httpx.Response], None] | None = None) -> list[float]:
+def sequential_latencies(
+    url: str,
+    bodies: Sequence[bytes],
+    expect: int = 201,
+    path: str = MIGRATE,
+    check: Callable[[httpx.Response], None] | None = None,
+) -> list[float]:
     """One request at a time (no queueing): the latency of each body's round trip, in seconds."""
     latencies = []
     with httpx.Client(base_url=url, timeout=120.0) as client:
@@ -389,6 +483,7 @@ def stored_events(url: str) -> int:
 
 # -- py-spy ---------------------------------------------------------------------------------------
 
+
 def py_spy() -> str | None:
     """The py-spy executable (PATH, or next to this Python), or None when it is not installed."""
     found = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
@@ -399,7 +494,7 @@ def stop_profiled(server: ServerProcess) -> None:
     """Stop a server started under `py-spy record -- ...`: interrupt the server itself, then let py-spy write."""
     assert server.proc is not None
     children = Path(f"/proc/{server.pid}/task/{server.pid}/children")
-    for child in (children.read_text().split() if children.exists() else []):
+    for child in children.read_text().split() if children.exists() else []:
         with contextlib.suppress(ProcessLookupError):
             os.kill(int(child), signal.SIGINT)
     try:
@@ -431,6 +526,7 @@ def by_innermost(stacks: dict[tuple[str, ...], int], marker: str = "mock_masivo/
 
 # -- statistics and reporting -----------------------------------------------------------------------
 
+
 def percentile(values: Sequence[float], p: float) -> float:
     """Nearest-rank percentile (p in 0..100)."""
     if not values:
@@ -443,9 +539,13 @@ def percentile(values: Sequence[float], p: float) -> float:
 def latency_summary(seconds: Sequence[float]) -> dict[str, float]:
     if not seconds:
         return {}
-    return {"n": len(seconds), "p50": round(percentile(seconds, 50) * 1000, 3),
-            "p90": round(percentile(seconds, 90) * 1000, 3), "p99": round(percentile(seconds, 99) * 1000, 3),
-            "max": round(max(seconds) * 1000, 3)}
+    return {
+        "n": len(seconds),
+        "p50": round(percentile(seconds, 50) * 1000, 3),
+        "p90": round(percentile(seconds, 90) * 1000, 3),
+        "p99": round(percentile(seconds, 99) * 1000, 3),
+        "max": round(max(seconds) * 1000, 3),
+    }
 
 
 def best_rate(work: Callable[[], int], repeats: int, min_seconds: float = 0.2) -> tuple[float, float]:
@@ -473,10 +573,17 @@ def machine() -> dict[str, Any]:
             if line.startswith("model name"):
                 model = line.split(":", 1)[1].strip()
                 break
-    return {"nproc": os.cpu_count(), "cpu": model, "python": platform.python_version(),
-            "platform": platform.platform(), "loadavg": os.getloadavg(),
-            "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "code": code_under_test(),
-            "server_prelude": os.environ.get(PRELUDE_VARIABLE), "server_args": os.environ.get(SERVER_ARGS_VARIABLE)}
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": model,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "loadavg": os.getloadavg(),
+        "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "code": code_under_test(),
+        "server_prelude": os.environ.get(PRELUDE_VARIABLE),
+        "server_args": os.environ.get(SERVER_ARGS_VARIABLE),
+    }
 
 
 def code_under_test() -> dict[str, Any]:
@@ -487,16 +594,21 @@ def code_under_test() -> dict[str, Any]:
     import mock_masivo
 
     where = Path(mock_masivo.__file__).resolve().parent
-    info: dict[str, Any] = {"package": str(where), "version": mock_masivo.__version__,
-                            "label": os.environ.get("BENCH_CODE_LABEL")}
+    info: dict[str, Any] = {
+        "package": str(where),
+        "version": mock_masivo.__version__,
+        "label": os.environ.get("BENCH_CODE_LABEL"),
+    }
     if where != ROOT / "mock_masivo":
         return info
     with contextlib.suppress(OSError, subprocess.SubprocessError):
         git = ["git", "-C", str(ROOT)]
-        info["commit"] = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                                        check=True).stdout.strip()
-        status = subprocess.run([*git, "status", "--porcelain", "mock_masivo"], capture_output=True, text=True,
-                                check=True).stdout
+        info["commit"] = subprocess.run(
+            [*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        status = subprocess.run(
+            [*git, "status", "--porcelain", "mock_masivo"], capture_output=True, text=True, check=True
+        ).stdout
         info["local_edits"] = bool(status.strip())
     return info
 
@@ -511,24 +623,42 @@ def parser(description: str) -> argparse.ArgumentParser:
 def table(title: str, rows: Sequence[Sequence[Any]], header: Sequence[str] = ("measure", "value")) -> str:
     cells = [[str(cell) for cell in row] for row in [header, *rows]]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
-    lines = [title, "  ".join(h.ljust(w) for h, w in zip(cells[0], widths, strict=True)),
-             "  ".join("-" * w for w in widths)]
+    lines = [
+        title,
+        "  ".join(h.ljust(w) for h, w in zip(cells[0], widths, strict=True)),
+        "  ".join("-" * w for w in widths),
+    ]
     lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in cells[1:]]
     return "\n".join(lines)
 
 
-def report(name: str, args: argparse.Namespace, results: dict[str, Any], rows: Sequence[Sequence[Any]],
-           header: Sequence[str] = ("measure", "value")) -> Path:
+def report(
+    name: str,
+    args: argparse.Namespace,
+    results: dict[str, Any],
+    rows: Sequence[Sequence[Any]],
+    header: Sequence[str] = ("measure", "value"),
+) -> Path:
     """Print the table (columns named by `header`) and write the JSON results; return the JSON's path."""
     info = machine()
     prelude = f", server prelude {info['server_prelude']!r}" if info["server_prelude"] else ""
     code = info["code"]["label"] or info["code"]["package"]
-    print(table(f"{name} ({'quick' if args.quick else 'full'}; {info['nproc']} cores, Python {info['python']}, "
-                f"load {info['loadavg'][0]:.2f}, code {code}{prelude})", rows, header))
+    print(
+        table(
+            f"{name} ({'quick' if args.quick else 'full'}; {info['nproc']} cores, Python {info['python']}, "
+            f"load {info['loadavg'][0]:.2f}, code {code}{prelude})",
+            rows,
+            header,
+        )
+    )
     out = args.out or RESULTS / f"{name}{'-quick' if args.quick else ''}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(orjson.dumps({"benchmark": name, "quick": args.quick, "machine": info, "results": results},
-                                 option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS))
+    out.write_bytes(
+        orjson.dumps(
+            {"benchmark": name, "quick": args.quick, "machine": info, "results": results},
+            option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS,
+        )
+    )
     print(f"results: {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
     return out
 

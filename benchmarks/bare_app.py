@@ -28,10 +28,12 @@ async def health(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
 
-app = Starlette(routes=[
-    Route("/customers/migrate/events", accept, methods=["POST"]),
-    Route("/_mock/health", health, methods=["GET"]),
-])
+app = Starlette(
+    routes=[
+        Route("/customers/migrate/events", accept, methods=["POST"]),
+        Route("/_mock/health", health, methods=["GET"]),
+    ]
+)
 
 
 def main() -> None:

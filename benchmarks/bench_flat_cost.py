@@ -30,8 +30,14 @@ def fill_to(server: _bench.ServerProcess, bodies: _bench.Bodies, target: int) ->
     missing = target - _bench.stored_events(server.url)
     if missing <= 0:
         return {}
-    load = _bench.run_load(server.url, bodies, events_per_body=bodies.events, max_requests=-(-missing // 1000),
-                           max_seconds=3600, server=server)
+    load = _bench.run_load(
+        server.url,
+        bodies,
+        events_per_body=bodies.events,
+        max_requests=-(-missing // 1000),
+        max_seconds=3600,
+        server=server,
+    )
     return load.summary()
 
 
@@ -42,8 +48,12 @@ def latency_at(server: _bench.ServerProcess, bodies: _bench.Bodies, samples: int
     cpu = server.cpu_seconds()
     times = _bench.sequential_latencies(server.url, batches)
     cpu_ms = 1e3 * (server.cpu_seconds() - cpu) / samples
-    return {"stored_before": stored, "stored_after": _bench.stored_events(server.url),
-            "server_cpu_ms_per_batch": round(cpu_ms, 2), **_bench.latency_summary(times)}
+    return {
+        "stored_before": stored,
+        "stored_after": _bench.stored_events(server.url),
+        "server_cpu_ms_per_batch": round(cpu_ms, 2),
+        **_bench.latency_summary(times),
+    }
 
 
 def queries(server: _bench.ServerProcess, samples: int, stored: int) -> dict[str, dict[str, Any]]:
@@ -60,11 +70,14 @@ def queries(server: _bench.ServerProcess, samples: int, stored: int) -> dict[str
                 raise AssertionError(f"{response.request.url}: {response.status_code} {response.text[:200]}")
             if total is not None and response.json()["total"] != total:
                 raise AssertionError(f"{response.request.url}: total {response.json()['total']}, expected {total}")
+
         return check
 
     paths = {
-        "events?customer_id= (10 events)": ([f"/_mock/events?customer_id=customer-{c:09d}" for c in customers],
-                                            expect(_bench.EVENTS_PER_CUSTOMER)),
+        "events?customer_id= (10 events)": (
+            [f"/_mock/events?customer_id=customer-{c:09d}" for c in customers],
+            expect(_bench.EVENTS_PER_CUSTOMER),
+        ),
         "events?batch_id= (first 100 of 1000)": ([f"/_mock/events?batch_id=bat_{b}" for b in batches], expect(1000)),
         "events/{id}": ([f"/_mock/events/evt_{e}" for e in events], expect(None)),
     }
@@ -84,8 +97,10 @@ def main() -> None:
     large = args.events or (100_000 if args.quick else 1_000_000)
     samples, query_samples = (15, 100) if args.quick else (41, 300)
     bodies = _bench.Bodies(start=FIRST_EVENT)
-    with _bench.temp_dir(args.keep_data) as scratch, \
-            _bench.ServerProcess(data=scratch / "data", memory=args.memory) as server:
+    with (
+        _bench.temp_dir(args.keep_data) as scratch,
+        _bench.ServerProcess(data=scratch / "data", memory=args.memory) as server,
+    ):
         rss_empty = server.rss_kib()
         fill_small = fill_to(server, bodies, SMALL_LEVEL)
         rss_small = server.rss_kib()
@@ -99,32 +114,51 @@ def main() -> None:
     flat_cpu = big["server_cpu_ms_per_batch"] / small["server_cpu_ms_per_batch"]
     per_event = (rss_large - rss_empty) * 1024 / stored
     marginal = (rss_large - rss_small) * 1024 / (stored - SMALL_LEVEL)
-    results = {"store": "memory" if args.memory else "durable", "levels": {"small": small, "large": big},
-               "flat_ratio": round(flat, 3), "flat_cpu_ratio": round(flat_cpu, 3),
-               "fill": {"to_small": fill_small, "to_large": fill_large},
-               "memory": {"rss_empty_kib": rss_empty, "rss_small_kib": rss_small, "rss_large_kib": rss_large,
-                          "hwm_kib": hwm, "stored": stored, "bytes_per_event": round(per_event, 1),
-                          "marginal_bytes_per_event": round(marginal, 1)},
-               "queries_ms": lookups}
+    results = {
+        "store": "memory" if args.memory else "durable",
+        "levels": {"small": small, "large": big},
+        "flat_ratio": round(flat, 3),
+        "flat_cpu_ratio": round(flat_cpu, 3),
+        "fill": {"to_small": fill_small, "to_large": fill_large},
+        "memory": {
+            "rss_empty_kib": rss_empty,
+            "rss_small_kib": rss_small,
+            "rss_large_kib": rss_large,
+            "hwm_kib": hwm,
+            "stored": stored,
+            "bytes_per_event": round(per_event, 1),
+            "marginal_bytes_per_event": round(marginal, 1),
+        },
+        "queries_ms": lookups,
+    }
     rows: list[list[Any]] = [
         [f"p50 batch round trip at {small['stored_before']:,} stored (ms)", f"{small['p50']:.1f}"],
         [f"p50 batch round trip at {big['stored_before']:,} stored (ms)", f"{big['p50']:.1f}"],
-        [f"flat-cost ratio (goal <= {GOAL_FLAT_RATIO})",
-         f"{flat:.2f} ({'met' if flat <= GOAL_FLAT_RATIO else 'NOT met'})"],
-        ["server CPU per batch at small / large level (ms)",
-         f"{small['server_cpu_ms_per_batch']:.1f} / {big['server_cpu_ms_per_batch']:.1f}"],
+        [
+            f"flat-cost ratio (goal <= {GOAL_FLAT_RATIO})",
+            f"{flat:.2f} ({'met' if flat <= GOAL_FLAT_RATIO else 'NOT met'})",
+        ],
+        [
+            "server CPU per batch at small / large level (ms)",
+            f"{small['server_cpu_ms_per_batch']:.1f} / {big['server_cpu_ms_per_batch']:.1f}",
+        ],
         ["flat-cost ratio of server CPU per batch (load-independent)", f"{flat_cpu:.2f}"],
         ["fill rate to the large level (events/s, 16 clients)", _bench.fmt(fill_large.get("events_per_second", 0))],
-        ["RSS empty / at 10k / at large level / peak (MiB)",
-         f"{rss_empty / 1024:.0f} / {rss_small / 1024:.0f} / {rss_large / 1024:.0f} / {hwm / 1024:.0f}"],
-        ["RSS per stored event: (large - empty) / stored (goal <= 1536 B)",
-         f"{per_event:.0f} B ({'met' if per_event <= GOAL_BYTES_PER_EVENT else 'NOT met'})"],
+        [
+            "RSS empty / at 10k / at large level / peak (MiB)",
+            f"{rss_empty / 1024:.0f} / {rss_small / 1024:.0f} / {rss_large / 1024:.0f} / {hwm / 1024:.0f}",
+        ],
+        [
+            "RSS per stored event: (large - empty) / stored (goal <= 1536 B)",
+            f"{per_event:.0f} B ({'met' if per_event <= GOAL_BYTES_PER_EVENT else 'NOT met'})",
+        ],
         ["RSS per stored event, marginal: (large - 10k) / (stored - 10k)", f"{marginal:.0f} B"],
     ]
     for name, summary in lookups.items():
         verdict = ", ".join(f"{p} {'met' if summary[p] < GOAL_QUERY_MS else 'NOT met'}" for p in ("p50", "p99"))
-        rows.append([f"query {name}: p50 / p99 ms (goal < 5)",
-                     f"{summary['p50']:.2f} / {summary['p99']:.2f} ({verdict})"])
+        rows.append(
+            [f"query {name}: p50 / p99 ms (goal < 5)", f"{summary['p50']:.2f} / {summary['p99']:.2f} ({verdict})"]
+        )
     _bench.report("bench_flat_cost", args, results, rows)
 
 

@@ -44,6 +44,7 @@ def ceilings(bodies: list[bytes], repeats: int) -> dict[str, float]:
                 if not check(raw):
                     raise AssertionError("a generated body is invalid")
             return events
+
         return run
 
     def each(fn: Any, items: list[Any]) -> Any:
@@ -51,12 +52,12 @@ def ceilings(bodies: list[bytes], repeats: int) -> dict[str, float]:
             for item in items:
                 fn(item)
             return events
+
         return run
 
     work = {
         PURE: loop(lambda raw: schema_validator.is_valid(orjson.loads(raw))),
-        "work: parse_object + PayloadValidator.check": loop(
-            lambda raw: payload_validator.check(parse_object(raw)).ok),
+        "work: parse_object + PayloadValidator.check": loop(lambda raw: payload_validator.check(parse_object(raw)).ok),
         WORK: loop(lambda raw: payload_validator.check(route_parse(raw)[0]).ok),
         "orjson.loads alone": each(orjson.loads, bodies),
         "jsonschema-rs is_valid alone": each(schema_validator.is_valid, parsed),
@@ -75,18 +76,31 @@ def serve_and_load(store: str, bodies: list[bytes], rounds: int, max_seconds: fl
     per_round = (len(bodies) - _bench.CONCURRENCY) // rounds
     with _bench.temp_dir() as scratch, _bench.ServerProcess(data=scratch / "data", **STORES[store]) as server:
         feed = iter(bodies)
-        _bench.run_load(server.url, lambda: next(feed), events_per_body=1000, max_requests=_bench.CONCURRENCY,
-                        max_seconds=60)  # warm-up
-        loads = [_bench.run_load(server.url, lambda: next(feed), events_per_body=1000, max_requests=per_round,
-                                 max_seconds=max_seconds, server=server) for _ in range(rounds)]
+        _bench.run_load(
+            server.url, lambda: next(feed), events_per_body=1000, max_requests=_bench.CONCURRENCY, max_seconds=60
+        )  # warm-up
+        loads = [
+            _bench.run_load(
+                server.url,
+                lambda: next(feed),
+                events_per_body=1000,
+                max_requests=per_round,
+                max_seconds=max_seconds,
+                server=server,
+            )
+            for _ in range(rounds)
+        ]
         stored = _bench.stored_events(server.url)
         expected = 1000 * (_bench.CONCURRENCY + sum(load.requests for load in loads))
         if stored != expected:
             raise AssertionError(f"the server stored {stored} events, expected {expected}")
         best = max(loads, key=lambda load: load.events_per_second)
-        return {**best.summary(), "rounds_events_per_second": [round(load.events_per_second) for load in loads],
-                "median_events_per_second": round(_bench.percentile([x.events_per_second for x in loads], 50)),
-                "rss_kib_after": server.rss_kib()}
+        return {
+            **best.summary(),
+            "rounds_events_per_second": [round(load.events_per_second) for load in loads],
+            "median_events_per_second": round(_bench.percentile([x.events_per_second for x in loads], 50)),
+            "rss_kib_after": server.rss_kib(),
+        }
 
 
 def main() -> None:
@@ -97,8 +111,11 @@ def main() -> None:
     bodies = _bench.Bodies(start=10_000_000).take(rounds * per_round + _bench.CONCURRENCY)
     limits = ceilings(bodies[:4], repeats=3 if args.quick else 7)
     pure, work = limits[PURE], work_rate(limits)
-    results: dict[str, Any] = {"ceilings_events_per_second": {k: round(v) for k, v in limits.items()},
-                               "body_bytes": len(bodies[0]), "stores": {}}
+    results: dict[str, Any] = {
+        "ceilings_events_per_second": {k: round(v) for k, v in limits.items()},
+        "body_bytes": len(bodies[0]),
+        "stores": {},
+    }
     rows: list[list[Any]] = [[f"ceiling {name} (events/s, 1 core)", _bench.fmt(rate)] for name, rate in limits.items()]
     for store in args.stores.split(","):
         run = results["stores"][store] = serve_and_load(store, bodies, rounds, seconds)
@@ -109,20 +126,26 @@ def main() -> None:
         per_cpu = rate / run["server_cpu_cores"]
         run["events_per_server_cpu_second"] = round(per_cpu)
         run["cpu_normalised_ratio_to_pure_ceiling"] = round(per_cpu / pure, 3)
-        rows += [[f"{store}: events/s, best round of {rounds} (16 clients)", _bench.fmt(rate)],
-                 [f"{store}: events/s of each round", ", ".join(map(_bench.fmt, run["rounds_events_per_second"]))],
-                 [f"{store}: ratio to the work ceiling", f"{run['ratio_to_work_ceiling']:.3f}"],
-                 [f"{store}: ratio to the pure ceiling (goal >= 0.667)", f"{run['ratio_to_pure_ceiling']:.3f}"],
-                 [f"{store}: p50 / p99 latency per batch (ms)",
-                  f"{run['latency_ms']['p50']:.1f} / {run['latency_ms']['p99']:.1f}"],
-                 [f"{store}: CPU cores used: server / client",
-                  f"{run['server_cpu_cores']} / {run['client_cpu_cores']}"],
-                 [f"{store}: server CPU per event (us) / events per server CPU-second",
-                  f"{1e6 / per_cpu:.1f} / {_bench.fmt(per_cpu)}"],
-                 [f"{store}: CPU-normalised ratio: events per server CPU-second / pure ceiling",
-                  f"{run['cpu_normalised_ratio_to_pure_ceiling']:.3f}"],
-                 [f"{store}: goal (>= 60,000 events/s and 2/3 of pure ceiling)",
-                  "met" if run["goal_met"] else "NOT met"]]
+        rows += [
+            [f"{store}: events/s, best round of {rounds} (16 clients)", _bench.fmt(rate)],
+            [f"{store}: events/s of each round", ", ".join(map(_bench.fmt, run["rounds_events_per_second"]))],
+            [f"{store}: ratio to the work ceiling", f"{run['ratio_to_work_ceiling']:.3f}"],
+            [f"{store}: ratio to the pure ceiling (goal >= 0.667)", f"{run['ratio_to_pure_ceiling']:.3f}"],
+            [
+                f"{store}: p50 / p99 latency per batch (ms)",
+                f"{run['latency_ms']['p50']:.1f} / {run['latency_ms']['p99']:.1f}",
+            ],
+            [f"{store}: CPU cores used: server / client", f"{run['server_cpu_cores']} / {run['client_cpu_cores']}"],
+            [
+                f"{store}: server CPU per event (us) / events per server CPU-second",
+                f"{1e6 / per_cpu:.1f} / {_bench.fmt(per_cpu)}",
+            ],
+            [
+                f"{store}: CPU-normalised ratio: events per server CPU-second / pure ceiling",
+                f"{run['cpu_normalised_ratio_to_pure_ceiling']:.3f}",
+            ],
+            [f"{store}: goal (>= 60,000 events/s and 2/3 of pure ceiling)", "met" if run["goal_met"] else "NOT met"],
+        ]
     rows.append(["body size (bytes per 1000-event batch)", _bench.fmt(len(bodies[0]))])
     _bench.report("bench_ingest", args, results, rows)
 

@@ -72,10 +72,15 @@ def validator_costs(valid: list[bytes], invalid: list[bytes], repeats: int) -> d
                 for raw in bodies:
                     validator.check(parse(raw)[0])
             return len(bodies)
+
         return _bench.best_rate(work, repeats)[1]
 
-    return {"check_valid_ms": 1e3 * timed(valid, True), "check_invalid_ms": 1e3 * timed(invalid, True),
-            "parse_check_valid_ms": 1e3 * timed(valid, False), "parse_check_invalid_ms": 1e3 * timed(invalid, False)}
+    return {
+        "check_valid_ms": 1e3 * timed(valid, True),
+        "check_invalid_ms": 1e3 * timed(invalid, True),
+        "parse_check_valid_ms": 1e3 * timed(valid, False),
+        "parse_check_invalid_ms": 1e3 * timed(invalid, False),
+    }
 
 
 def check_422(response: httpx.Response) -> None:
@@ -96,8 +101,11 @@ def round_trips(valid: list[bytes], invalid: list[bytes], rounds: int) -> dict[s
             kind = ("valid", "invalid")[number % 2]
             bodies = [(valid if kind == "valid" else invalid)[i % len(valid)] for i in range(block)]
             cpu = server.cpu_seconds()
-            found[kind]["times"] += (_bench.sequential_latencies(server.url, bodies) if kind == "valid" else
-                                     _bench.sequential_latencies(server.url, bodies, expect=422, check=check_422))
+            found[kind]["times"] += (
+                _bench.sequential_latencies(server.url, bodies)
+                if kind == "valid"
+                else _bench.sequential_latencies(server.url, bodies, expect=422, check=check_422)
+            )
             found[kind]["cpu"] += server.cpu_seconds() - cpu
     for measured in found.values():
         measured["cpu_ms_per_request"] = 1e3 * measured.pop("cpu") / len(measured["times"])
@@ -115,26 +123,39 @@ def main() -> None:
     valid_times, invalid_times = trips["valid"]["times"], trips["invalid"]["times"]
     v50, i50 = _bench.percentile(valid_times, 50), _bench.percentile(invalid_times, 50)
     v_cpu, i_cpu = trips["valid"]["cpu_ms_per_request"], trips["invalid"]["cpu_ms_per_request"]
-    ratios = {"check": costs["check_invalid_ms"] / costs["check_valid_ms"],
-              "parse_check": costs["parse_check_invalid_ms"] / costs["parse_check_valid_ms"],
-              "round_trip_p50": i50 / v50, "server_cpu_per_request": i_cpu / v_cpu}
-    results = {"validator_ms_per_batch": {k: round(v, 3) for k, v in costs.items()},
-               "round_trip_ms": {"valid": _bench.latency_summary(valid_times),
-                                 "invalid": _bench.latency_summary(invalid_times)},
-               "server_cpu_ms_per_request": {"valid": round(v_cpu, 2), "invalid": round(i_cpu, 2)},
-               "ratios": {k: round(v, 3) for k, v in ratios.items()},
-               "goal_met": all(r <= GOAL_RATIO for r in ratios.values())}
-    rows = [["validator check: valid / invalid (ms per batch)",
-             f"{costs['check_valid_ms']:.2f} / {costs['check_invalid_ms']:.2f}"],
-            ["validator check: ratio invalid/valid (goal <= 2)", f"{ratios['check']:.2f}"],
-            ["parse + check: valid / invalid (ms per batch)",
-             f"{costs['parse_check_valid_ms']:.2f} / {costs['parse_check_invalid_ms']:.2f}"],
-            ["parse + check: ratio invalid/valid (goal <= 2)", f"{ratios['parse_check']:.2f}"],
-            ["server round trip p50: valid 201 / invalid 422 (ms)", f"{v50 * 1e3:.1f} / {i50 * 1e3:.1f}"],
-            ["server round trip: ratio invalid/valid (goal <= 2)", f"{ratios['round_trip_p50']:.2f}"],
-            ["server CPU per request: valid / invalid (ms)", f"{v_cpu:.1f} / {i_cpu:.1f}"],
-            ["server CPU per request: ratio invalid/valid (goal <= 2)", f"{ratios['server_cpu_per_request']:.2f}"],
-            ["goal", "met" if results["goal_met"] else "NOT met"]]
+    ratios = {
+        "check": costs["check_invalid_ms"] / costs["check_valid_ms"],
+        "parse_check": costs["parse_check_invalid_ms"] / costs["parse_check_valid_ms"],
+        "round_trip_p50": i50 / v50,
+        "server_cpu_per_request": i_cpu / v_cpu,
+    }
+    results = {
+        "validator_ms_per_batch": {k: round(v, 3) for k, v in costs.items()},
+        "round_trip_ms": {
+            "valid": _bench.latency_summary(valid_times),
+            "invalid": _bench.latency_summary(invalid_times),
+        },
+        "server_cpu_ms_per_request": {"valid": round(v_cpu, 2), "invalid": round(i_cpu, 2)},
+        "ratios": {k: round(v, 3) for k, v in ratios.items()},
+        "goal_met": all(r <= GOAL_RATIO for r in ratios.values()),
+    }
+    rows = [
+        [
+            "validator check: valid / invalid (ms per batch)",
+            f"{costs['check_valid_ms']:.2f} / {costs['check_invalid_ms']:.2f}",
+        ],
+        ["validator check: ratio invalid/valid (goal <= 2)", f"{ratios['check']:.2f}"],
+        [
+            "parse + check: valid / invalid (ms per batch)",
+            f"{costs['parse_check_valid_ms']:.2f} / {costs['parse_check_invalid_ms']:.2f}",
+        ],
+        ["parse + check: ratio invalid/valid (goal <= 2)", f"{ratios['parse_check']:.2f}"],
+        ["server round trip p50: valid 201 / invalid 422 (ms)", f"{v50 * 1e3:.1f} / {i50 * 1e3:.1f}"],
+        ["server round trip: ratio invalid/valid (goal <= 2)", f"{ratios['round_trip_p50']:.2f}"],
+        ["server CPU per request: valid / invalid (ms)", f"{v_cpu:.1f} / {i_cpu:.1f}"],
+        ["server CPU per request: ratio invalid/valid (goal <= 2)", f"{ratios['server_cpu_per_request']:.2f}"],
+        ["goal", "met" if results["goal_met"] else "NOT met"],
+    ]
     _bench.report("bench_invalid", args, results, rows)
 
 

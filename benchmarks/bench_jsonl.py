@@ -20,8 +20,10 @@ def stream(url: str) -> tuple[int, int, float]:
     """Lines and bytes of the whole stream, and its seconds."""
     count = size = 0
     began = time.perf_counter()
-    with httpx.Client(timeout=600) as client, client.stream("GET", url + "/_mock/events",
-                                                            params={"format": "jsonl"}) as answer:
+    with (
+        httpx.Client(timeout=600) as client,
+        client.stream("GET", url + "/_mock/events", params={"format": "jsonl"}) as answer,
+    ):
         if answer.status_code != 200:
             raise AssertionError(f"stream answered {answer.status_code}")
         for chunk in answer.iter_bytes():
@@ -36,8 +38,14 @@ def main() -> None:
     args = arguments.parse_args()
     target = args.events or (100_000 if args.quick else 1_000_000)
     with _bench.temp_dir() as scratch, _bench.ServerProcess(data=scratch / "data") as server:
-        _bench.run_load(server.url, _bench.Bodies(start=95_000_000), events_per_body=1000,
-                        max_requests=-(-target // 1000), max_seconds=3600, server=server)
+        _bench.run_load(
+            server.url,
+            _bench.Bodies(start=95_000_000),
+            events_per_body=1000,
+            max_requests=-(-target // 1000),
+            max_seconds=3600,
+            server=server,
+        )
         stored = _bench.stored_events(server.url)
         rss_before = server.rss_kib()
         peak = [rss_before]
@@ -59,10 +67,15 @@ def main() -> None:
         server_cpu = server.cpu_seconds() - cpu
     if lines != stored:
         raise AssertionError(f"streamed {lines} lines, the server holds {stored} events")
-    results: dict[str, Any] = {"events": stored, "seconds": round(seconds, 3), "bytes": size,
-                               "events_per_second": round(lines / seconds, 1),
-                               "server_cpu_seconds": round(server_cpu, 3),
-                               "rss_before_kib": rss_before, "rss_peak_kib": peak[0]}
+    results: dict[str, Any] = {
+        "events": stored,
+        "seconds": round(seconds, 3),
+        "bytes": size,
+        "events_per_second": round(lines / seconds, 1),
+        "server_cpu_seconds": round(server_cpu, 3),
+        "rss_before_kib": rss_before,
+        "rss_peak_kib": peak[0],
+    }
     rows = [
         ["events streamed", f"{lines:,} ({size / 2**20:,.0f} MiB)"],
         ["rate (events/s)", _bench.fmt(lines / seconds)],

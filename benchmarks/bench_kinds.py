@@ -25,8 +25,7 @@ from typing import Any
 import _bench
 import httpx
 
-PATHS = {"profile": "/customers/migrate", "transaction": "/customers/migrate/transactions",
-         "event": _bench.MIGRATE}
+PATHS = {"profile": "/customers/migrate", "transaction": "/customers/migrate/transactions", "event": _bench.MIGRATE}
 SMALL_LEVEL = 10_000
 BATCH = 1000
 
@@ -39,7 +38,8 @@ def profile_bodies() -> Callable[[], bytes]:
         customers = b",".join(
             b'{"id":"customer-%09d","name":"Customer %d","email":"customer-%d@example.com",'
             b'"balance":[{"reward_id":"points","amount":%d}]}' % (n, n, n, n % 5000)
-            for n in range(first, first + BATCH))
+            for n in range(first, first + BATCH)
+        )
         return b'{"customers":[' + customers + b"]}"
 
     return body
@@ -50,19 +50,25 @@ def transaction_bodies() -> Callable[[], bytes]:
 
     def body() -> bytes:
         first = next(numbers) * 100
-        one = b'{"type":"ACCUMULATION","amount":%d,"reward_id":"points","issued_at":"2026-11-%02dT10:00:00Z",' \
-              b'"brand_id":"brand-%d"}'
+        one = (
+            b'{"type":"ACCUMULATION","amount":%d,"reward_id":"points","issued_at":"2026-11-%02dT10:00:00Z",'
+            b'"brand_id":"brand-%d"}'
+        )
         customers = b",".join(
-            b'{"id":"customer-%09d","transactions":[%b]}' % (n, b",".join(one % (t + 1, 1 + t, n % 5)
-                                                                         for t in range(10)))
-            for n in range(first, first + 100))
+            b'{"id":"customer-%09d","transactions":[%b]}'
+            % (n, b",".join(one % (t + 1, 1 + t, n % 5) for t in range(10)))
+            for n in range(first, first + 100)
+        )
         return b'{"customers":[' + customers + b"]}"
 
     return body
 
 
 BODIES: dict[str, Callable[[], Callable[[], bytes]]] = {
-    "profile": profile_bodies, "transaction": transaction_bodies, "event": lambda: _bench.Bodies(start=90_000_000)}
+    "profile": profile_bodies,
+    "transaction": transaction_bodies,
+    "event": lambda: _bench.Bodies(start=90_000_000),
+}
 
 
 def stored(url: str, kind: str) -> int:
@@ -72,16 +78,25 @@ def stored(url: str, kind: str) -> int:
 
 def fill_to(server: _bench.ServerProcess, kind: str, bodies: Callable[[], bytes], target: int) -> dict[str, Any]:
     missing = target - stored(server.url, kind)
-    load = _bench.run_load(server.url, bodies, events_per_body=BATCH, max_requests=max(0, -(-missing // BATCH)),
-                           max_seconds=3600, path=PATHS[kind], server=server)
+    load = _bench.run_load(
+        server.url,
+        bodies,
+        events_per_body=BATCH,
+        max_requests=max(0, -(-missing // BATCH)),
+        max_seconds=3600,
+        path=PATHS[kind],
+        server=server,
+    )
     return load.summary()
 
 
 def batch_cost(server: _bench.ServerProcess, kind: str, bodies: Callable[[], bytes], samples: int) -> dict[str, Any]:
     cpu = server.cpu_seconds()
     times = _bench.sequential_latencies(server.url, [bodies() for _ in range(samples)], path=PATHS[kind])
-    return {"server_cpu_ms_per_batch": round(1e3 * (server.cpu_seconds() - cpu) / samples, 2),
-            **_bench.latency_summary(times)}
+    return {
+        "server_cpu_ms_per_batch": round(1e3 * (server.cpu_seconds() - cpu) / samples, 2),
+        **_bench.latency_summary(times),
+    }
 
 
 def measure(kind: str, scratch: Path, large: int, samples: int) -> dict[str, Any]:
@@ -100,11 +115,16 @@ def measure(kind: str, scratch: Path, large: int, samples: int) -> dict[str, Any
         if stored(restarted.url, kind) != count:
             raise AssertionError(f"{kind}: the restarted server holds {stored(restarted.url, kind)}, not {count}")
         replay = restarted.started_in
-    return {"stored": count, "small": small, "large": big, "fill": fill,
-            "flat_ratio": round(big["p50"] / small["p50"], 3),
-            "flat_cpu_ratio": round(big["server_cpu_ms_per_batch"] / small["server_cpu_ms_per_batch"], 3),
-            "bytes_per_record": round((rss_large - rss_empty) * 1024 / count, 1),
-            "replay_seconds": round(replay, 3)}
+    return {
+        "stored": count,
+        "small": small,
+        "large": big,
+        "fill": fill,
+        "flat_ratio": round(big["p50"] / small["p50"], 3),
+        "flat_cpu_ratio": round(big["server_cpu_ms_per_batch"] / small["server_cpu_ms_per_batch"], 3),
+        "bytes_per_record": round((rss_large - rss_empty) * 1024 / count, 1),
+        "replay_seconds": round(replay, 3),
+    }
 
 
 def main() -> None:
@@ -118,14 +138,26 @@ def main() -> None:
     event = results["event"]
     rows: list[list[Any]] = []
     for kind, found in results.items():
-        rows.append([f"{kind}: p50 per batch at 10k / at {found['stored']:,} (ms); ratio",
-                     f"{found['small']['p50']:.1f} / {found['large']['p50']:.1f}; {found['flat_ratio']:.2f}"])
+        rows.append(
+            [
+                f"{kind}: p50 per batch at 10k / at {found['stored']:,} (ms); ratio",
+                f"{found['small']['p50']:.1f} / {found['large']['p50']:.1f}; {found['flat_ratio']:.2f}",
+            ]
+        )
         rows.append([f"{kind}: server CPU per batch, ratio large/small", f"{found['flat_cpu_ratio']:.2f}"])
         rows.append([f"{kind}: fill rate (records/s, 16 clients)", _bench.fmt(found["fill"]["events_per_second"])])
-        rows.append([f"{kind}: RSS per stored record (B); vs events",
-                     f"{found['bytes_per_record']:.0f}; {found['bytes_per_record'] / event['bytes_per_record']:.2f}"])
-        rows.append([f"{kind}: replay at start (s); vs events",
-                     f"{found['replay_seconds']:.2f}; {found['replay_seconds'] / event['replay_seconds']:.2f}"])
+        rows.append(
+            [
+                f"{kind}: RSS per stored record (B); vs events",
+                f"{found['bytes_per_record']:.0f}; {found['bytes_per_record'] / event['bytes_per_record']:.2f}",
+            ]
+        )
+        rows.append(
+            [
+                f"{kind}: replay at start (s); vs events",
+                f"{found['replay_seconds']:.2f}; {found['replay_seconds'] / event['replay_seconds']:.2f}",
+            ]
+        )
     _bench.report("bench_kinds", args, results, rows)
 
 

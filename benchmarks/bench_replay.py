@@ -21,8 +21,9 @@ GOAL_SECONDS = 20.0
 def build(data: Path, events: int) -> dict[str, Any]:
     with _bench.ServerProcess(data=data) as server:
         bodies = _bench.Bodies(start=80_000_000)
-        load = _bench.run_load(server.url, bodies, events_per_body=1000, max_requests=-(-events // 1000),
-                               max_seconds=3600, server=server)
+        load = _bench.run_load(
+            server.url, bodies, events_per_body=1000, max_requests=-(-events // 1000), max_seconds=3600, server=server
+        )
         return load.summary()
 
 
@@ -31,8 +32,11 @@ def start_once(data: Path, expected: int) -> dict[str, Any]:
         stored = _bench.stored_events(server.url)
         if stored != expected:
             raise AssertionError(f"the restarted server counts {stored} events, expected {expected}")
-        return {"seconds": round(server.started_in, 3), "rss_kib": server.rss_kib(),
-                "cpu_seconds": round(server.cpu_seconds(), 3)}
+        return {
+            "seconds": round(server.started_in, 3),
+            "rss_kib": server.rss_kib(),
+            "cpu_seconds": round(server.cpu_seconds(), 3),
+        }
 
 
 def profiled_start(data: Path, out: Path) -> dict[str, Any] | None:
@@ -48,8 +52,11 @@ def profiled_start(data: Path, out: Path) -> dict[str, Any] | None:
         _bench.stop_profiled(server)
     stacks = _bench.parse_raw_profile(out)
     total = sum(stacks.values())
-    return {"samples": total, "raw": str(out),
-            "functions": [(name, round(100 * count / total, 1)) for name, count in _bench.by_innermost(stacks)[:15]]}
+    return {
+        "samples": total,
+        "raw": str(out),
+        "functions": [(name, round(100 * count / total, 1)) for name, count in _bench.by_innermost(stacks)[:15]],
+    }
 
 
 def empty_start(scratch: Path) -> float:
@@ -79,9 +86,17 @@ def main() -> None:
     best = min(run["seconds"] for run in runs)
     median = _bench.percentile([run["seconds"] for run in runs], 50)
     projected = baseline + (median - baseline) * 1_000_000 / stored
-    results = {"events": stored, "data_dir_bytes": journal_bytes, "build": built, "starts": runs,
-               "best_seconds": best, "median_seconds": median, "empty_start_seconds": round(baseline, 3),
-               "projected_seconds_at_1m": round(projected, 2), "goal_met": projected < GOAL_SECONDS}
+    results = {
+        "events": stored,
+        "data_dir_bytes": journal_bytes,
+        "build": built,
+        "starts": runs,
+        "best_seconds": best,
+        "median_seconds": median,
+        "empty_start_seconds": round(baseline, 3),
+        "projected_seconds_at_1m": round(projected, 2),
+        "goal_met": projected < GOAL_SECONDS,
+    }
     rows: list[list[Any]] = [
         ["events in the data dir", _bench.fmt(stored)],
         ["data dir size (MB)", f"{journal_bytes / 1e6:.0f}"],
@@ -89,8 +104,10 @@ def main() -> None:
         ["start-up: server CPU seconds (user + system), best", f"{min(run['cpu_seconds'] for run in runs):.1f}"],
         ["start-up of an empty data dir (s)", f"{baseline:.2f}"],
         ["replay rate (events/s, start-up minus empty start)", _bench.fmt(stored / max(1e-9, median - baseline))],
-        ["projected start-up at 1M events, linear (s, goal < 20; replay can grow faster)",
-         f"{projected:.1f} ({'met' if projected < GOAL_SECONDS else 'NOT met'})"],
+        [
+            "projected start-up at 1M events, linear (s, goal < 20; replay can grow faster)",
+            f"{projected:.1f} ({'met' if projected < GOAL_SECONDS else 'NOT met'})",
+        ],
         ["RSS after start-up (MiB)", f"{runs[-1]['rss_kib'] / 1024:.0f}"],
     ]
     if built:

@@ -42,9 +42,12 @@ def one_round(client: str, seconds: float, store: dict[str, Any], first_event: i
     with _bench.temp_dir() as scratch, _bench.ServerProcess(data=scratch / "data", **store) as mock:
         mock_run = measure(mock, client, seconds, first_event)
         mock_run["stored_events"] = _bench.stored_events(mock.url)
-    return {"bare": bare_run, "mock": mock_run,
-            "ratio": round(mock_run["requests_per_second"] / bare_run["requests_per_second"], 3),
-            "cpu_ratio": round(per_cpu_second(mock_run) / per_cpu_second(bare_run), 3)}
+    return {
+        "bare": bare_run,
+        "mock": mock_run,
+        "ratio": round(mock_run["requests_per_second"] / bare_run["requests_per_second"], 3),
+        "cpu_ratio": round(per_cpu_second(mock_run) / per_cpu_second(bare_run), 3),
+    }
 
 
 def per_cpu_second(run: dict[str, Any]) -> float:
@@ -70,12 +73,18 @@ def rows_for(client: str, store: str, rounds: list[dict[str, Any]]) -> list[list
         [f"{client}: median round: mock-masivo ({store}) requests/s", _bench.fmt(mock["requests_per_second"])],
         [f"{client}: median round: p50 / p99 ms bare", f"{bare['latency_ms']['p50']} / {bare['latency_ms']['p99']}"],
         [f"{client}: median round: p50 / p99 ms mock", f"{mock['latency_ms']['p50']} / {mock['latency_ms']['p99']}"],
-        [f"{client}: median round: CPU cores bare server / client",
-         f"{bare['server_cpu_cores']} / {bare['client_cpu_cores']}"],
-        [f"{client}: median round: CPU cores mock server / client",
-         f"{mock['server_cpu_cores']} / {mock['client_cpu_cores']}"],
-        [f"{client}: median round: requests per server CPU-second: bare / mock (ratio)",
-         f"{_bench.fmt(per_cpu_second(bare))} / {_bench.fmt(per_cpu_second(mock))} ({middle['cpu_ratio']:.3f})"],
+        [
+            f"{client}: median round: CPU cores bare server / client",
+            f"{bare['server_cpu_cores']} / {bare['client_cpu_cores']}",
+        ],
+        [
+            f"{client}: median round: CPU cores mock server / client",
+            f"{mock['server_cpu_cores']} / {mock['client_cpu_cores']}",
+        ],
+        [
+            f"{client}: median round: requests per server CPU-second: bare / mock (ratio)",
+            f"{_bench.fmt(per_cpu_second(bare))} / {_bench.fmt(per_cpu_second(mock))} ({middle['cpu_ratio']:.3f})",
+        ],
     ]
 
 
@@ -87,20 +96,27 @@ def main() -> None:
     args = arguments.parse_args()
     seconds = 5.0 if args.quick else 20.0
     rounds = args.rounds or (3 if args.quick else 5)
-    stores: dict[str, dict[str, Any]] = {"durable": {}, "no-fsync": {"extra": ["--no-fsync"]},
-                                         "memory": {"memory": True}}
+    stores: dict[str, dict[str, Any]] = {
+        "durable": {},
+        "no-fsync": {"extra": ["--no-fsync"]},
+        "memory": {"memory": True},
+    }
     store = stores[args.store]
     results: dict[str, Any] = {"store": args.store, "seconds_per_run": seconds, "rounds": rounds, "clients": {}}
     rows: list[list[Any]] = []
     for number, client in enumerate(args.clients.split(",")):
-        measured = [one_round(client, seconds, store, 10**8 * (number * rounds + attempt + 1))
-                    for attempt in range(rounds)]
+        measured = [
+            one_round(client, seconds, store, 10**8 * (number * rounds + attempt + 1)) for attempt in range(rounds)
+        ]
         middle = median_round(measured)
         results["clients"][client] = {
-            "rounds": measured, "median_ratio": middle["ratio"], "median_cpu_ratio": middle["cpu_ratio"],
+            "rounds": measured,
+            "median_ratio": middle["ratio"],
+            "median_cpu_ratio": middle["cpu_ratio"],
             "ratio_spread": [min(found["ratio"] for found in measured), max(found["ratio"] for found in measured)],
             "mean_ratio": round(statistics.fmean(found["ratio"] for found in measured), 3),
-            "goal_met": middle["ratio"] >= GOAL_RATIO}
+            "goal_met": middle["ratio"] >= GOAL_RATIO,
+        }
         rows += rows_for(client, args.store, measured)
     _bench.report("bench_small_requests", args, results, rows)
 

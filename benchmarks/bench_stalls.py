@@ -38,6 +38,7 @@ TIMEOUT = 900.0
 
 # -- what is stored -------------------------------------------------------------------------------
 
+
 def big_customer_bodies() -> Callable[[], bytes]:
     """1000-event batches whose events all belong to BIG_CUSTOMER, with distinct purchase ids."""
     next_event = BIG_START
@@ -55,7 +56,8 @@ def profiles_body() -> bytes:
     customers = b",".join(
         b'{"id":"customer-%09d","name":"Customer %d","email":"customer-%d@example.com",'
         b'"balance":[{"reward_id":"points","amount":%d}]}' % (n, n, n, n % 5000)
-        for n in range(FIRST_PROFILE, FIRST_PROFILE + PROFILES))
+        for n in range(FIRST_PROFILE, FIRST_PROFILE + PROFILES)
+    )
     return b'{"customers":[' + customers + b"]}"
 
 
@@ -92,10 +94,22 @@ class Stored:
 
 def fill(server: _bench.ServerProcess, client: httpx.Client, target: int) -> Stored:
     filler = max(MIN_FILL_BATCHES, -(-target // 1000) - BIG_BATCHES)  # the big customer's events count too
-    _bench.run_load(server.url, _bench.Bodies(start=FILL_START), events_per_body=1000, max_requests=filler,
-                    max_seconds=3600, server=server)
-    _bench.run_load(server.url, big_customer_bodies(), events_per_body=1000, max_requests=BIG_BATCHES,
-                    max_seconds=3600, server=server)
+    _bench.run_load(
+        server.url,
+        _bench.Bodies(start=FILL_START),
+        events_per_body=1000,
+        max_requests=filler,
+        max_seconds=3600,
+        server=server,
+    )
+    _bench.run_load(
+        server.url,
+        big_customer_bodies(),
+        events_per_body=1000,
+        max_requests=BIG_BATCHES,
+        max_seconds=3600,
+        server=server,
+    )
     post(client, _bench.MIGRATE, _bench.body_bytes(FILL_START, 1))  # the fill's first event again: a duplicate
     post(client, "/customers/migrate", profiles_body())
     account = client.post("/_mock/accounts")
@@ -109,6 +123,7 @@ def fill(server: _bench.ServerProcess, client: httpx.Client, target: int) -> Sto
 
 
 # -- the probes running beside each query ---------------------------------------------------------
+
 
 @dataclass
 class Probe:
@@ -151,8 +166,9 @@ class Probe:
 
 def probes(url: str) -> tuple[Probe, Probe]:
     bodies = _bench.Bodies(events=1, start=SMALL_START)
-    migrate = Probe("1-event POST", lambda client: client.post(_bench.MIGRATE, content=bodies(),
-                                                               headers=_bench.HEADERS), 201, url)
+    migrate = Probe(
+        "1-event POST", lambda client: client.post(_bench.MIGRATE, content=bodies(), headers=_bench.HEADERS), 201, url
+    )
     health = Probe("health", lambda client: client.get("/_mock/health"), 200, url)
     return migrate, health
 
@@ -174,19 +190,23 @@ class Query:
 
 def ok(answer: httpx.Response) -> None:
     if answer.status_code != 200:
-        raise RuntimeError(f"{answer.request.method} {answer.request.url} answered {answer.status_code}: "
-                           f"{answer.text[:300]}")
+        raise RuntimeError(
+            f"{answer.request.method} {answer.request.url} answered {answer.status_code}: {answer.text[:300]}"
+        )
 
 
 def total_is(expected: int | None) -> Check:
     """A 200 whose `total` is `expected` (None: at least one)."""
+
     def check(answer: httpx.Response) -> None:
         ok(answer)
         total = answer.json()["total"]
         wrong = total < 1 if expected is None else total != expected
         if wrong:
-            raise AssertionError(f"{answer.request.url}: total {total}, expected "
-                                 f"{'at least 1' if expected is None else expected}")
+            raise AssertionError(
+                f"{answer.request.url}: total {total}, expected {'at least 1' if expected is None else expected}"
+            )
+
     return check
 
 
@@ -205,20 +225,31 @@ def queries(client: httpx.Client, stored: Stored) -> list[Query]:
 
     return [
         Query("customers?limit=1", "GET", "/_mock/customers?limit=1", total_is(None)),
-        Query(f"customers?limit=1&offset={stored.customers // 2}", "GET",
-              f"/_mock/customers?limit=1&offset={stored.customers // 2}", total_is(None)),
-        Query("events?purchase_id=(existing)", "GET", events + "purchase_id=purchase-0000001234",
-              total_is(1)),
+        Query(
+            f"customers?limit=1&offset={stored.customers // 2}",
+            "GET",
+            f"/_mock/customers?limit=1&offset={stored.customers // 2}",
+            total_is(None),
+        ),
+        Query("events?purchase_id=(existing)", "GET", events + "purchase_id=purchase-0000001234", total_is(1)),
         Query("events?purchase_id=(missing)", "GET", events + "purchase_id=purchase-missing", total_is(0)),
-        Query("events?duplicates=true&limit=10", "GET", events + "duplicates=true&limit=10",
-              total_is(1)),
+        Query("events?duplicates=true&limit=10", "GET", events + "duplicates=true&limit=10", total_is(1)),
         Query("events?status=QUEUED&limit=10", "GET", events + "status=QUEUED&limit=10", total_is(0)),
         Query("events?type=PURCHASE&limit=10", "GET", events + "type=PURCHASE&limit=10", total_is(None)),
-        Query("events?customer_id=(big)&limit=10", "GET", events + f"customer_id={BIG_CUSTOMER}&limit=10",
-              total_is(BIG_BATCHES * 1000)),
+        Query(
+            "events?customer_id=(big)&limit=10",
+            "GET",
+            events + f"customer_id={BIG_CUSTOMER}&limit=10",
+            total_is(BIG_BATCHES * 1000),
+        ),
         Query("customers/(big)", "GET", f"/_mock/customers/{BIG_CUSTOMER}", ok),
-        Query("reset?account=(small, 1 event)", "POST", f"/_mock/reset?account={stored.small_account}",
-              small_reset_removes_one, between_calls=refill_small_account),
+        Query(
+            "reset?account=(small, 1 event)",
+            "POST",
+            f"/_mock/reset?account={stored.small_account}",
+            small_reset_removes_one,
+            between_calls=refill_small_account,
+        ),
     ]
 
 
@@ -236,16 +267,19 @@ def timed_calls(client: httpx.Client, query: Query) -> tuple[list[float], int]:
     return latencies, size
 
 
-def run_beside_probes(client: httpx.Client, query: Query, migrate: Probe,
-                      health: Probe) -> dict[str, Any]:
+def run_beside_probes(client: httpx.Client, query: Query, migrate: Probe, health: Probe) -> dict[str, Any]:
     migrate.start()
     health.start()
     try:
         latencies, size = timed_calls(client, query)
     finally:
         posted, healths = migrate.stop(), health.stop()
-    return {"query": _bench.latency_summary(latencies), "bytes": size,
-            "post": _bench.latency_summary(posted), "health": _bench.latency_summary(healths)}
+    return {
+        "query": _bench.latency_summary(latencies),
+        "bytes": size,
+        "post": _bench.latency_summary(posted),
+        "health": _bench.latency_summary(healths),
+    }
 
 
 def baseline(migrate: Probe, health: Probe) -> dict[str, Any]:
@@ -260,29 +294,45 @@ def baseline(migrate: Probe, health: Probe) -> dict[str, Any]:
 
 def full_reset_empties(client: httpx.Client, stored_before: int) -> Check:
     """The full reset answers the counts removed, and afterwards only events posted meanwhile are left."""
+
     def check(answer: httpx.Response) -> None:
         ok(answer)
         removed = answer.json()
         if removed.get("events", 0) < stored_before or removed.get("profiles") != PROFILES:
-            raise AssertionError(f"the full reset removed {removed}, expected >= {stored_before} events and "
-                                 f"{PROFILES} profiles")
-        left = [get_json(client, path)["total"] for path in
-                ("/_mock/events?purchase_id=purchase-0000001234", f"/_mock/events?customer_id={BIG_CUSTOMER}",
-                 "/_mock/profiles?limit=1")]
+            raise AssertionError(
+                f"the full reset removed {removed}, expected >= {stored_before} events and {PROFILES} profiles"
+            )
+        left = [
+            get_json(client, path)["total"]
+            for path in (
+                "/_mock/events?purchase_id=purchase-0000001234",
+                f"/_mock/events?customer_id={BIG_CUSTOMER}",
+                "/_mock/profiles?limit=1",
+            )
+        ]
         if any(left):
             raise AssertionError(f"after the full reset, still stored (fill, big customer, profiles): {left}")
+
     return check
 
 
 # -- the run --------------------------------------------------------------------------------------
 
+
 def measure(target: int) -> dict[str, Any]:
     results: dict[str, Any] = {"queries": {}}
-    with _bench.temp_dir() as scratch, _bench.ServerProcess(data=scratch / "data") as server, \
-            httpx.Client(base_url=server.url, timeout=TIMEOUT) as client:
+    with (
+        _bench.temp_dir() as scratch,
+        _bench.ServerProcess(data=scratch / "data") as server,
+        httpx.Client(base_url=server.url, timeout=TIMEOUT) as client,
+    ):
         stored = fill(server, client, target)
-        results["stored"] = {"events": stored.events, "customers": stored.customers,
-                             "big_customer_events": BIG_BATCHES * 1000, "profiles": PROFILES}
+        results["stored"] = {
+            "events": stored.events,
+            "customers": stored.customers,
+            "big_customer_events": BIG_BATCHES * 1000,
+            "profiles": PROFILES,
+        }
         migrate, health = probes(server.url)
         results["baseline"] = baseline(migrate, health)
         for query in queries(client, stored):
@@ -291,8 +341,10 @@ def measure(target: int) -> dict[str, Any]:
             if before is not None:  # the small account's reset left the default account as it was
                 after, posted = default_account_events(client), found["post"].get("n", 0)
                 if after != before + posted:
-                    raise AssertionError(f"the default account held {before} events, {posted} were posted during "
-                                         f"the small account's reset, and it now holds {after}")
+                    raise AssertionError(
+                        f"the default account held {before} events, {posted} were posted during "
+                        f"the small account's reset, and it now holds {after}"
+                    )
         everything = _bench.stored_events(server.url)
         full = Query("reset (everything)", "POST", "/_mock/reset", full_reset_empties(client, everything), repeats=1)
         results["queries"][full.label] = run_beside_probes(client, full, migrate, health)
@@ -309,13 +361,29 @@ def rows_of(results: dict[str, Any]) -> list[list[str]]:
     rows = [["(nothing else running: baseline)", "", "", "", spread(base_post), spread(base_health), "1.00"]]
     for label, found in results["queries"].items():
         query, posted = found["query"], found["post"]
-        rows.append([label, f"{query['p50']:.1f}", f"{query['max']:.1f}", f"{found['bytes']:,}", spread(posted),
-                     spread(found["health"]), f"{posted['p50'] / base_post['p50']:.2f}" if posted else "-"])
+        rows.append(
+            [
+                label,
+                f"{query['p50']:.1f}",
+                f"{query['max']:.1f}",
+                f"{found['bytes']:,}",
+                spread(posted),
+                spread(found["health"]),
+                f"{posted['p50'] / base_post['p50']:.2f}" if posted else "-",
+            ]
+        )
     return rows
 
 
-HEADER = ("query", "p50 ms", "max ms", "answer B", "1-event POST p50 / max ms (n)", "health p50 / max ms (n)",
-          "POST p50 / baseline")
+HEADER = (
+    "query",
+    "p50 ms",
+    "max ms",
+    "answer B",
+    "1-event POST p50 / max ms (n)",
+    "health p50 / max ms (n)",
+    "POST p50 / baseline",
+)
 
 
 def main() -> None:
@@ -324,9 +392,11 @@ def main() -> None:
     args = arguments.parse_args()
     results = measure(args.events or (100_000 if args.quick else 1_000_000))
     stored = results["stored"]
-    print(f"stored: {stored['events']:,} events ({stored['big_customer_events']:,} of one customer), "
-          f"{stored['customers']:,} customers, {stored['profiles']:,} profiles; each query {REPEATS} calls in a row "
-          "(the full reset once)")
+    print(
+        f"stored: {stored['events']:,} events ({stored['big_customer_events']:,} of one customer), "
+        f"{stored['customers']:,} customers, {stored['profiles']:,} profiles; each query {REPEATS} calls in a row "
+        "(the full reset once)"
+    )
     _bench.report("bench_stalls", args, results, rows_of(results), header=HEADER)
 
 

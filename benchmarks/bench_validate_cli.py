@@ -25,8 +25,13 @@ GOAL_EVENTS_PER_SECOND = 80_000
 def run_cli(path: Path) -> tuple[float, str, float]:
     """(wall seconds, summary line, CPU seconds of the command)."""
     began, cpu = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
-    done = subprocess.run([sys.executable, "-m", "mock_masivo", "validate", "--jsonl", str(path)],
-                          cwd=_bench.ROOT / "benchmarks", capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "mock_masivo", "validate", "--jsonl", str(path)],
+        cwd=_bench.ROOT / "benchmarks",
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     elapsed, after = time.perf_counter() - began, resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         raise AssertionError(f"validate exited {done.returncode}: {done.stdout[-500:]} {done.stderr[-500:]}")
@@ -56,19 +61,28 @@ def main() -> None:
     limits = ceilings([bodies() for _ in range(4)], repeats=3 if args.quick else 7)
     whole, net = events / seconds, events / (seconds - startup)
     per_cpu = events / (cpu - startup_cpu)
-    results = {"lines": lines, "events": events, "file_bytes": size, "seconds": [round(t, 3) for t, _, _ in timings],
-               "cpu_seconds": [round(c, 3) for _, _, c in timings], "startup_cpu_seconds": round(startup_cpu, 3),
-               "events_per_cpu_second_without_startup": round(per_cpu),
-               "startup_seconds": round(startup, 3), "events_per_second": round(whole),
-               "events_per_second_without_startup": round(net),
-               "ceilings_events_per_second": {k: round(v) for k, v in limits.items()},
-               "goal_met": whole >= GOAL_EVENTS_PER_SECOND}
+    results = {
+        "lines": lines,
+        "events": events,
+        "file_bytes": size,
+        "seconds": [round(t, 3) for t, _, _ in timings],
+        "cpu_seconds": [round(c, 3) for _, _, c in timings],
+        "startup_cpu_seconds": round(startup_cpu, 3),
+        "events_per_cpu_second_without_startup": round(per_cpu),
+        "startup_seconds": round(startup, 3),
+        "events_per_second": round(whole),
+        "events_per_second_without_startup": round(net),
+        "ceilings_events_per_second": {k: round(v) for k, v in limits.items()},
+        "goal_met": whole >= GOAL_EVENTS_PER_SECOND,
+    }
     rows: list[list[Any]] = [
         ["file", f"{lines} lines, {events:,} events, {size / 1e6:.0f} MB"],
         ["validate --jsonl: best wall time (s)", f"{seconds:.2f}"],
         ["start-up (validate of a one-line file) (s)", f"{startup:.2f}"],
-        ["events/s, whole command (goal >= 80,000)",
-         f"{_bench.fmt(whole)} ({'met' if whole >= GOAL_EVENTS_PER_SECOND else 'NOT met'})"],
+        [
+            "events/s, whole command (goal >= 80,000)",
+            f"{_bench.fmt(whole)} ({'met' if whole >= GOAL_EVENTS_PER_SECOND else 'NOT met'})",
+        ],
         ["events/s, start-up taken out", _bench.fmt(net)],
         ["events per CPU-second, start-up taken out (load-independent)", _bench.fmt(per_cpu)],
         *[[f"ceiling: {name} (events/s, 1 core)", _bench.fmt(rate)] for name, rate in limits.items()],

@@ -70,10 +70,12 @@ def _product_bucket(func: str, module: str, text: str) -> str | None:
     if module == "validation.py":
         return "validate: schema + batch rules"
     if module == "store.py":
-        for name, bucket in (("encode_customers", "store: encode events + attributes"),
-                             ("event_attributes", "store: encode events + attributes"),
-                             ("batch_payload", "store: build journal record"),
-                             ("submit_batch", "store: submit_batch (count, lock, closure)")):
+        for name, bucket in (
+            ("encode_customers", "store: encode events + attributes"),
+            ("event_attributes", "store: encode events + attributes"),
+            ("batch_payload", "store: build journal record"),
+            ("submit_batch", "store: submit_batch (count, lock, closure)"),
+        ):
             if name in func:
                 return bucket
         return "store: index rows + duplicate check"
@@ -115,6 +117,7 @@ def stage_timings(bodies: list[bytes], stored: int, repeats: int) -> dict[str, f
             for item in items:
                 fn(item)
             return n
+
         return run
 
     stages = {
@@ -125,9 +128,11 @@ def stage_timings(bodies: list[bytes], stored: int, repeats: int) -> dict[str, f
     }
     timings = {label: 1e6 * _bench.best_rate(fn, repeats)[1] for label, fn in stages.items()}
     timings[f"store: submit_batch, memory store holding {stored:,} (attributes, record, index; best batch)"] = (
-        1e6 * submit_seconds(parse, stored, 5 * repeats) / 1000)
+        1e6 * submit_seconds(parse, stored, 5 * repeats) / 1000
+    )
     timings["journal: Journal.submit of one batch record (frame, write, fsync, hand-off; median)"] = (
-        1e6 * journal_seconds(bodies, 5 * repeats) / 1000)
+        1e6 * journal_seconds(bodies, 5 * repeats) / 1000
+    )
     return timings
 
 
@@ -178,22 +183,48 @@ def py_spy_profile(requests: int, out: Path, small: bool) -> dict[str, Any] | No
         warm = iter(_bench.Bodies(start=30_000_000).take(_bench.CONCURRENCY))
         _bench.run_load(server.url, lambda: next(warm), events_per_body=1000, max_requests=16, max_seconds=60)
         raw = out.with_suffix(".txt")
-        spy = subprocess.Popen([py_spy, "record", "--pid", str(server.pid), "--rate", "250", "--gil", "--format",
-                                "raw", "--output", str(raw), "--nonblocking"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        spy = subprocess.Popen(
+            [
+                py_spy,
+                "record",
+                "--pid",
+                str(server.pid),
+                "--rate",
+                "250",
+                "--gil",
+                "--format",
+                "raw",
+                "--output",
+                str(raw),
+                "--nonblocking",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         time.sleep(1.0)  # py-spy attaches asynchronously; there is no readiness signal to poll
         feed = iter(bodies)
-        load = run(server.url, lambda: next(feed), events_per_body=events, max_requests=requests, max_seconds=120,
-                   server=server)
+        load = run(
+            server.url,
+            lambda: next(feed),
+            events_per_body=events,
+            max_requests=requests,
+            max_seconds=120,
+            server=server,
+        )
         spy.send_signal(signal.SIGINT)
         _, err = spy.communicate(timeout=60)
     stacks = parse_raw(raw) if raw.exists() else Counter()
     if not stacks:
         raise RuntimeError(f"py-spy wrote no samples: {err.decode(errors='replace')[-500:]}")
-    return {"load": load.summary(), "buckets": bucket(stacks), "samples": sum(stacks.values()),
-            "top_leaves": top_leaves(stacks), "raw": str(raw),
-            "server_cpu_us_per_event": 1e6 * (load.server_cpu or 0) / load.events,
-            "server_system_cpu_us_per_event": 1e6 * (load.server_system_cpu or 0) / load.events}
+    return {
+        "load": load.summary(),
+        "buckets": bucket(stacks),
+        "samples": sum(stacks.values()),
+        "top_leaves": top_leaves(stacks),
+        "raw": str(raw),
+        "server_cpu_us_per_event": 1e6 * (load.server_cpu or 0) / load.events,
+        "server_system_cpu_us_per_event": 1e6 * (load.server_system_cpu or 0) / load.events,
+    }
 
 
 def parse_raw(path: Path) -> Counter[tuple[str, ...]]:
@@ -248,13 +279,21 @@ def main() -> None:
         # write and fsync, made without the GIL) is the system CPU, shown apart.
         system = spy["server_system_cpu_us_per_event"]
         per_event, total = spy["server_cpu_us_per_event"] - system, spy["samples"]
-        results["py_spy"] = {**spy, "us_per_event": {name: round(per_event * n / total, 2)
-                                                     for name, n in spy["buckets"].items()}}
+        results["py_spy"] = {
+            **spy,
+            "us_per_event": {name: round(per_event * n / total, 2) for name, n in spy["buckets"].items()},
+        }
         rows.append(["server: events/s under profile", _bench.fmt(spy["load"]["events_per_second"])])
-        rows.append(["server: CPU per event, all threads: user + system",
-                     f"{per_event:.2f} + {system:.2f} = {per_event + system:.2f} us"])
-        rows += [[f"py-spy: {name}", f"{100 * n / total:4.1f}%  {per_event * n / total:6.2f} us/event"]
-                 for name, n in spy["buckets"].items()]
+        rows.append(
+            [
+                "server: CPU per event, all threads: user + system",
+                f"{per_event:.2f} + {system:.2f} = {per_event + system:.2f} us",
+            ]
+        )
+        rows += [
+            [f"py-spy: {name}", f"{100 * n / total:4.1f}%  {per_event * n / total:6.2f} us/event"]
+            for name, n in spy["buckets"].items()
+        ]
     _bench.report(name, args, results, rows)
     if spy is not None:
         print("\ntop leaf frames (GIL samples):")

@@ -14,10 +14,19 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ["bench_ingest.py", "bench_small_requests.py", "bench_flat_cost.py", "bench_replay.py",
-           "bench_validate_cli.py", "bench_invalid.py", "bench_kinds.py", "bench_jsonl.py", "bench_stalls.py",
-           "bench_fixture_startup.py",
-           "profile_ingest.py"]
+SCRIPTS = [
+    "bench_ingest.py",
+    "bench_small_requests.py",
+    "bench_flat_cost.py",
+    "bench_replay.py",
+    "bench_validate_cli.py",
+    "bench_invalid.py",
+    "bench_kinds.py",
+    "bench_jsonl.py",
+    "bench_stalls.py",
+    "bench_fixture_startup.py",
+    "profile_ingest.py",
+]
 
 
 def main() -> None:
@@ -25,8 +34,11 @@ def main() -> None:
     arguments.add_argument("--quick", action="store_true")
     arguments.add_argument("--only", help="comma-separated script names (without .py) to run")
     args = arguments.parse_args()
-    chosen = [name for name in SCRIPTS if (HERE / name).exists()
-              and (args.only is None or name.removesuffix(".py") in args.only.split(","))]
+    chosen = [
+        name
+        for name in SCRIPTS
+        if (HERE / name).exists() and (args.only is None or name.removesuffix(".py") in args.only.split(","))
+    ]
     failed = []
     for name in chosen:
         text = (HERE / name).read_text()

@@ -6,8 +6,15 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = ["MasivoMock", "MockMasivoClient", "MockMasivoServer", "ServerStartError", "Settings", "__version__",
-           "create_app"]
+__all__ = [
+    "MasivoMock",
+    "MockMasivoClient",
+    "MockMasivoServer",
+    "ServerStartError",
+    "Settings",
+    "__version__",
+    "create_app",
+]
 
 if TYPE_CHECKING:
     from .config import ServerStartError, Settings
@@ -16,8 +23,14 @@ if TYPE_CHECKING:
     from .testing.server import MockMasivoServer
     from .web.app import create_app
 
-_LAZY = {"MasivoMock": "testing.fixture", "MockMasivoClient": "testing.client", "MockMasivoServer": "testing.server",
-         "ServerStartError": "config", "Settings": "config", "create_app": "web.app"}
+_LAZY = {
+    "MasivoMock": "testing.fixture",
+    "MockMasivoClient": "testing.client",
+    "MockMasivoServer": "testing.server",
+    "ServerStartError": "config",
+    "Settings": "config",
+    "create_app": "web.app",
+}
 
 
 def __getattr__(name: str) -> Any:

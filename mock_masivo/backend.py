@@ -48,12 +48,18 @@ class Backend:
     async def store_batch(self, account: str, checked: CheckedBatch, kind: Kind) -> tuple[str, list[dict[str, str]]]:
         """Store a checked batch at the account's time, durably; its id and the warnings to answer with:
         the body's own, then one per event that duplicates an earlier one."""
-        batch = await self.store.store_encoded(account, checked.encoded, checked.attributes, self.clock.now(account),
-                                               kind)
+        batch = await self.store.store_encoded(
+            account, checked.encoded, checked.attributes, self.clock.now(account), kind
+        )
         warnings = [warning.as_dict() for warning in checked.warnings]
-        warnings += [{"path": path,
-                      "message": f"duplicate of {first}: same customer, type, order.purchase_id and issued_at",
-                      "rule": "duplicate"} for path, first in batch.duplicates]
+        warnings += [
+            {
+                "path": path,
+                "message": f"duplicate of {first}: same customer, type, order.purchase_id and issued_at",
+                "rule": "duplicate",
+            }
+            for path, first in batch.duplicates
+        ]
         return batch.id, warnings
 
     def advance_clock(self, seconds: float, account: str | None) -> Future[int]:
@@ -85,13 +91,17 @@ class Backend:
         migrated = profile or {}
         customer = {key: value for key, value in migrated.items() if key != "balance"}
         purchased = any(event.get("type") == PURCHASE for event in events)
-        metrics = migrated["metrics"] if not purchased and "metrics" in migrated else \
-            customer_metrics(events, self.clock.now(account))
+        metrics = (
+            migrated["metrics"]
+            if not purchased and "metrics" in migrated
+            else customer_metrics(events, self.clock.now(account))
+        )
         customer.update(id=customer_id, status="ACTIVE", tier_id=None, metrics=metrics)
         return {"customer": customer, "wallet": wallet(account, customer_id, migrated.get("balance") or [])}
 
-    def masivo_transactions(self, account: str, customer_id: str,
-                            query: TransactionQuery) -> list[dict[str, Any]] | None:
+    def masivo_transactions(
+        self, account: str, customer_id: str, query: TransactionQuery
+    ) -> list[dict[str, Any]] | None:
         """The customer's processed transactions, newest issued_at first, or None for an unknown customer."""
         if self.masivo_customer(account, customer_id) is None:
             return None
@@ -99,8 +109,11 @@ class Backend:
         chosen = []
         for stored in self.store.customer_records(TRANSACTION, customer_id, account, self.due):
             transaction = stored["transaction"]
-            if stored["status"] == PROCESSED and start <= time_key(transaction["issued_at"]) < end \
-                    and _matches(transaction, query):
+            if (
+                stored["status"] == PROCESSED
+                and start <= time_key(transaction["issued_at"]) < end
+                and _matches(transaction, query)
+            ):
                 chosen.append({**transaction, "id": stored["id"], "created_at": stored["received_at"]})
         chosen.sort(key=lambda transaction: time_key(transaction["issued_at"]), reverse=True)
         return chosen
@@ -123,8 +136,9 @@ class Backend:
 
     # -- inspection ------------------------------------------------------------------------------
 
-    def inspected_customer(self, customer_id: str, account: str | None, limit: int,
-                           offset: int) -> dict[str, Any] | None:
+    def inspected_customer(
+        self, customer_id: str, account: str | None, limit: int, offset: int
+    ) -> dict[str, Any] | None:
         """Everything received for a customer id, of every kind, or None when nothing was; its events
         a page at a time (`events_total` says how many), as a customer may have hundreds of thousands."""
         events = self.store.customer_events(customer_id, account, self.due)
@@ -135,12 +149,17 @@ class Backend:
         now = self.clock.now(account) if account is not None else self.clock.now()
         processed = [record for record in profiles if record["status"] == PROCESSED]
         current = processed[-1] if processed else None
-        return {"id": customer_id, "events": events[offset:offset + limit], "events_total": len(events),
-                "metrics": customer_metrics((stored["event"] for stored in events), now),
-                "profile": profiles[-1] if profiles else None,
-                "wallet": wallet(current["account"], customer_id, current["customer"].get("balance") or [])
-                if current is not None else None,
-                "transactions": transactions}
+        return {
+            "id": customer_id,
+            "events": events[offset : offset + limit],
+            "events_total": len(events),
+            "metrics": customer_metrics((stored["event"] for stored in events), now),
+            "profile": profiles[-1] if profiles else None,
+            "wallet": wallet(current["account"], customer_id, current["customer"].get("balance") or [])
+            if current is not None
+            else None,
+            "transactions": transactions,
+        }
 
     def customer_facts(self, customer_id: str, account: str | None) -> tuple[bool, int]:
         """(has a processed profile, how many transactions were received) for the customer list."""
@@ -159,26 +178,40 @@ class Backend:
             "processed": tally.processed,
             "failed": tally.failed,
             "queued": tally.queued,
-            "failures": [{"kind": kind, "reason": reason, "count": count[0], "examples": examples}
-                         for (kind, reason), (count, examples) in
-                         sorted(tally.failures.items(), key=lambda item: -item[1][0][0])],
+            "failures": [
+                {"kind": kind, "reason": reason, "count": count[0], "examples": examples}
+                for (kind, reason), (count, examples) in sorted(tally.failures.items(), key=lambda item: -item[1][0][0])
+            ],
             "duplicates": {EVENT.name: tally.duplicates},
-            "customers": {"with_profile": len(profiled),
-                          "events_without_profile": len(tally.customers[EVENT.name] - profiled),
-                          "with_transactions": len(tally.customers[TRANSACTION.name])},
+            "customers": {
+                "with_profile": len(profiled),
+                "events_without_profile": len(tally.customers[EVENT.name] - profiled),
+                "with_transactions": len(tally.customers[TRANSACTION.name]),
+            },
         }
 
 
 def wallet(account: str, customer_id: str, balance: list[dict[str, Any]]) -> dict[str, Any]:
     """Masivo's wallet of a migrated balance: its lines, and totals per reward and expiration date."""
-    lines = [{"amount": line["amount"], "reward_id": line["reward_id"], "brand_id": line.get("brand_id"),
-              "issued_at": line.get("issued_at"), "expiration_date": line.get("expiration_date"),
-              "campaign_id": None, "reservation_expires_at": None} for line in balance]
+    lines = [
+        {
+            "amount": line["amount"],
+            "reward_id": line["reward_id"],
+            "brand_id": line.get("brand_id"),
+            "issued_at": line.get("issued_at"),
+            "expiration_date": line.get("expiration_date"),
+            "campaign_id": None,
+            "reservation_expires_at": None,
+        }
+        for line in balance
+    ]
     groups: dict[tuple[str, str | None], list[Any]] = {}
     for line in lines:
         groups.setdefault((line["reward_id"], line["expiration_date"]), []).append(line["amount"])
-    totals = [{"total": _sum(amounts), "reward_id": reward_id, "expiration_date": expiration_date, "reward": None}
-              for (reward_id, expiration_date), amounts in groups.items()]
+    totals = [
+        {"total": _sum(amounts), "reward_id": reward_id, "expiration_date": expiration_date, "reward": None}
+        for (reward_id, expiration_date), amounts in groups.items()
+    ]
     wallet_id = str(uuid.uuid5(WALLET_NAMESPACE, f"{account}\n{customer_id}"))
     return {"id": wallet_id, "owner_id": customer_id, "lines": lines, "totals": totals}
 
@@ -191,9 +224,10 @@ def _sum(amounts: Iterable[Any]) -> int | float:
 
 
 def _matches(transaction: dict[str, Any], query: TransactionQuery) -> bool:
-    return all(wanted is None or transaction.get(name) == wanted
-               for name, wanted in (("brand_id", query.brand_id), ("reward_id", query.reward_id),
-                                    ("type", query.type)))
+    return all(
+        wanted is None or transaction.get(name) == wanted
+        for name, wanted in (("brand_id", query.brand_id), ("reward_id", query.reward_id), ("type", query.type))
+    )
 
 
 __all__ = ["FAILED", "PROCESSED", "Backend", "TransactionQuery", "wallet"]

@@ -48,30 +48,53 @@ def main() -> None:
 @click.option("--data", type=click.Path(path_type=Path), help="Data directory (default .mock-masivo/).")
 @click.option("--memory", is_flag=True, default=None, help="Keep everything in memory only.")
 @click.option("--api-key", "api_keys", multiple=True, help="Accepted API key (repeatable; replaces mock-api-key).")
-@click.option("--token", "tokens", multiple=True,
-              help="Accepted static bearer token (repeatable; replaces mock-token).")
+@click.option(
+    "--token", "tokens", multiple=True, help="Accepted static bearer token (repeatable; replaces mock-token)."
+)
 @click.option("--token-ttl", type=int, help="Lifetime of issued JWTs in seconds (default 3600).")
 @click.option("--max-body-bytes", type=int, help="Largest accepted request body (default 8 MiB).")
 @click.option("--strict", is_flag=True, default=None, help="Reject unknown members of documented objects.")
-@click.option("--log-level", type=click.Choice(["critical", "error", "warning", "info", "debug"]),
-              help="Server log level (default info).")
-@click.option("--request-log-size", type=int,
-              help="Requests kept in the in-memory request log, newest (default 10000).")
+@click.option(
+    "--log-level",
+    type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+    help="Server log level (default info).",
+)
+@click.option(
+    "--request-log-size", type=int, help="Requests kept in the in-memory request log, newest (default 10000)."
+)
 @click.option("--journal-size", type=int, help="The old name of --request-log-size.")
-@click.option("--no-fsync", "fsync", flag_value=False, default=None,
-              help="Skip fsync before answering 201: survives a process crash, not a power loss.")
-@click.option("--rate-limit", type=click.Choice(RATE_LIMIT_MODES),
-              help="Masivo's migration limits: dev (1 per 5 s, 250/h), prod (1 per 5 s, 1000/h) or off (default).")
+@click.option(
+    "--no-fsync",
+    "fsync",
+    flag_value=False,
+    default=None,
+    help="Skip fsync before answering 201: survives a process crash, not a power loss.",
+)
+@click.option(
+    "--rate-limit",
+    type=click.Choice(RATE_LIMIT_MODES),
+    help="Masivo's migration limits: dev (1 per 5 s, 250/h), prod (1 per 5 s, 1000/h) or off (default).",
+)
 @click.option("--processing-delay", type=float, help="Seconds accepted events stay QUEUED (default 0).")
 @click.option("--latency-ms", type=int, help="Delay added to every Masivo-route answer (default 0).")
-@click.option("--parse-workers", type=int,
-              help="Processes that parse and validate batches, to use more cores in a big dry run (default 0).")
-@click.option("--refused-bodies-bytes", type=int,
-              help="Memory for the bodies of refused requests kept in the request log, oldest dropped first "
-                   "(default 67108864, 64 MiB).")
-@click.option("--allowed-host", "allowed_hosts", multiple=True,
-              help="A host name the server answers to besides IP addresses, localhost and --host (repeatable; "
-                   "e.g. a docker-compose service name).")
+@click.option(
+    "--parse-workers",
+    type=int,
+    help="Processes that parse and validate batches, to use more cores in a big dry run (default 0).",
+)
+@click.option(
+    "--refused-bodies-bytes",
+    type=int,
+    help="Memory for the bodies of refused requests kept in the request log, oldest dropped first "
+    "(default 67108864, 64 MiB).",
+)
+@click.option(
+    "--allowed-host",
+    "allowed_hosts",
+    multiple=True,
+    help="A host name the server answers to besides IP addresses, localhost and --host (repeatable; "
+    "e.g. a docker-compose service name).",
+)
 def serve(**given: Any) -> None:
     """Run the server until interrupted."""
     settings = _settings(given)
@@ -142,35 +165,47 @@ def tune_garbage_collector() -> None:
 def _print_banner(settings: Settings, port: int) -> None:
     url = url_of(settings.host, port)
     data = settings.data_dir.resolve() if settings.data_dir is not None else "none (--memory: nothing is kept)"
-    click.echo("\n".join([
-        f"mock-masivo {__version__}",
-        f"  URL:       {url}",
-        f"  Base URL:  {url}{MASIVO_BASE_PATH}   (give this to your Masivo client)",
-        f"  API key:   {', '.join(settings.api_keys)}",
-        f"  Token:     {', '.join(settings.tokens)}",
-        f"  Data dir:  {data}",
-        f"  Web page:  {url}/_mock/ui",
-        f"  Inspect:   {url}/_mock/events   OpenAPI: {url}/openapi.json",
-    ]))
+    click.echo(
+        "\n".join(
+            [
+                f"mock-masivo {__version__}",
+                f"  URL:       {url}",
+                f"  Base URL:  {url}{MASIVO_BASE_PATH}   (give this to your Masivo client)",
+                f"  API key:   {', '.join(settings.api_keys)}",
+                f"  Token:     {', '.join(settings.tokens)}",
+                f"  Data dir:  {data}",
+                f"  Web page:  {url}/_mock/ui",
+                f"  Inspect:   {url}/_mock/events   OpenAPI: {url}/openapi.json",
+            ]
+        )
+    )
 
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True)
 @click.option("--strict", is_flag=True, help="Report unknown members of documented objects as violations.")
 @click.option("--jsonl", is_flag=True, help="Read every file as one body per line.")
-@click.option("--kind", type=click.Choice(["events", "customers", "transactions"]), default=None,
-              help="The endpoint the bodies are for (default: told from each body's shape, and said).")
+@click.option(
+    "--kind",
+    type=click.Choice(["events", "customers", "transactions"]),
+    default=None,
+    help="The endpoint the bodies are for (default: told from each body's shape, and said).",
+)
 def validate(paths: tuple[str, ...], strict: bool, jsonl: bool, kind: str | None) -> None:
     """Check payload files offline: .json holds one body, .jsonl one per line, - reads stdin."""
     from .ingest.files import validate_paths
 
-    sys.exit(validate_paths(paths, strict=strict, jsonl=jsonl, out=click.echo, err=lambda m: click.echo(m, err=True),
-                            kind=kind))
+    sys.exit(
+        validate_paths(
+            paths, strict=strict, jsonl=jsonl, out=click.echo, err=lambda m: click.echo(m, err=True), kind=kind
+        )
+    )
 
 
 @main.command()
-@click.option("--url", default="http://127.0.0.1:8642", show_default=True,
-              help="The running mock-masivo server to ask.")
+@click.option(
+    "--url", default="http://127.0.0.1:8642", show_default=True, help="The running mock-masivo server to ask."
+)
 @click.option("--account", help="Report one account only (default: every account).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON instead of tables.")
 def report(url: str, account: str | None, as_json: bool) -> None:
@@ -180,8 +215,9 @@ def report(url: str, account: str | None, as_json: bool) -> None:
     from .reporttext import render
 
     try:
-        answer = httpx.get(f"{url.rstrip('/')}/_mock/report", params={"account": account} if account else None,
-                           timeout=60)
+        answer = httpx.get(
+            f"{url.rstrip('/')}/_mock/report", params={"account": account} if account else None, timeout=60
+        )
     except httpx.HTTPError as exc:
         raise click.UsageError(f"cannot reach the server at --url {url}: {exc}") from None
     if answer.status_code != 200:
@@ -197,8 +233,13 @@ def _is_json(answer: Any) -> bool:
 
 
 @main.command()
-@click.option("--kind", type=click.Choice(EXAMPLE_KINDS), default="events", show_default=True,
-              help="Which endpoint's example: migrate/events, migrate (customers) or migrate/transactions.")
+@click.option(
+    "--kind",
+    type=click.Choice(EXAMPLE_KINDS),
+    default="events",
+    show_default=True,
+    help="Which endpoint's example: migrate/events, migrate (customers) or migrate/transactions.",
+)
 def example(kind: str) -> None:
     """Print Masivo's published example body, to post or to start a payload from."""
     click.echo(example_text(kind), nl=False)

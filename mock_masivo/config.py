@@ -80,11 +80,13 @@ class Settings:
             if not 0 <= getattr(self, name) < 10**9:
                 raise SettingsError(f"{setting(name)} must be 0 or more, got {getattr(self, name)}")
         if self.log_level.lower() not in LOG_LEVELS:
-            raise SettingsError(f"{setting('log_level')} must be one of {', '.join(LOG_LEVELS)}, "
-                                f"got {self.log_level!r}")
+            raise SettingsError(
+                f"{setting('log_level')} must be one of {', '.join(LOG_LEVELS)}, got {self.log_level!r}"
+            )
         if self.rate_limit not in RATE_LIMIT_MODES:
-            raise SettingsError(f"{setting('rate_limit')} must be one of {', '.join(RATE_LIMIT_MODES)}, "
-                                f"got {self.rate_limit!r}")
+            raise SettingsError(
+                f"{setting('rate_limit')} must be one of {', '.join(RATE_LIMIT_MODES)}, got {self.rate_limit!r}"
+            )
         if not 0 <= self.port <= 65535:
             raise SettingsError(f"{setting('port')} must be between 0 and 65535, got {self.port}")
         for name in ("api_keys", "tokens"):
@@ -151,8 +153,10 @@ def _check_credentials(name: str, values: tuple[str, ...]) -> None:
         raise SettingsError(f"{setting(name)} needs at least one value")
     for value in values:
         if not value or not all("!" <= char <= "~" for char in value):
-            raise SettingsError(f"{setting(name)} must be visible ASCII characters with no spaces (an HTTP header "
-                                f"carries nothing else reliably, and its spaces are trimmed), got {value[:64]!r}")
+            raise SettingsError(
+                f"{setting(name)} must be visible ASCII characters with no spaces (an HTTP header "
+                f"carries nothing else reliably, and its spaces are trimmed), got {value[:64]!r}"
+            )
 
 
 def env_name(field_name: str) -> str:
@@ -209,6 +213,7 @@ def parse_list(raw: str) -> tuple[str, ...]:
 
 # -- start-up ------------------------------------------------------------------------------------
 
+
 class ServerStartError(RuntimeError):
     """The server could not start: port taken, bad settings, unusable data directory."""
 
@@ -217,13 +222,19 @@ def refuse_public_default_credentials(settings: Settings) -> None:
     """Beyond loopback, a default credential would let in anyone who can reach the machine."""
     if settings.is_loopback:
         return
-    still = [f"{flag} (still {default})" for flag, default, values in (
-        ("--api-key / MOCK_MASIVO_API_KEY", DEFAULT_API_KEY, settings.api_keys),
-        ("--token / MOCK_MASIVO_TOKEN", DEFAULT_TOKEN, settings.tokens)) if default in values]
+    still = [
+        f"{flag} (still {default})"
+        for flag, default, values in (
+            ("--api-key / MOCK_MASIVO_API_KEY", DEFAULT_API_KEY, settings.api_keys),
+            ("--token / MOCK_MASIVO_TOKEN", DEFAULT_TOKEN, settings.tokens),
+        )
+        if default in values
+    ]
     if still:
         raise ServerStartError(
             f"refusing to bind {settings.host} with the default credentials, which anyone who can reach this "
-            f"machine could use: set {' and '.join(still)} to a value of your own.")
+            f"machine could use: set {' and '.join(still)} to a value of your own."
+        )
 
 
 def listen(settings: Settings, named: str = "") -> socket.socket:
@@ -264,7 +275,15 @@ def uvicorn_config(app: Any, settings: Settings, **overrides: Any) -> uvicorn.Co
 
     # h11 keeps parsing (and its 16 KiB header limit) predictable; one worker because the store is
     # single-writer; a bounded shutdown so a stuck client cannot hang it.
-    options: dict[str, Any] = {"host": settings.host, "port": settings.port, "log_level": settings.log_level,
-                               "http": "h11", "workers": 1, "timeout_graceful_shutdown": 10,
-                               "limit_concurrency": 256, "lifespan": "on", **overrides}
+    options: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": settings.log_level,
+        "http": "h11",
+        "workers": 1,
+        "timeout_graceful_shutdown": 10,
+        "limit_concurrency": 256,
+        "lifespan": "on",
+        **overrides,
+    }
     return uvicorn.Config(app, **options)

@@ -1,20 +1,20 @@
 """Domain errors: raised anywhere, turned into the JSON error body by one handler in app.py.
 
-    MockError                   status, title, details
-    ├── BadRequest              400  body is not valid JSON, or not an object
-    │   └── BadHeader           400  a header that cannot be read (Content-Length that is not a number)
-    ├── Unauthorized            401  missing/bad API key or bearer token (WWW-Authenticate: Bearer)
-    ├── NotFound                404
-    ├── RequestTimeout          408  the body did not arrive in time
-    ├── PayloadTooLarge         413  body over --max-body-bytes
-    ├── UnsupportedMediaType    415  Content-Type is not JSON, or the body is encoded
-    ├── InvalidParameter        422  a query parameter of the inspection API is wrong
-    ├── ValidationFailed        422  schema or batch-rule violations, listed in `errors`
-    │   └── InvalidRequestBody  422  the same for the bodies of /_mock/clock and /_mock/faults
-    ├── TooManyRequests         429  over Masivo's rate limits (Retry-After, X-RateLimit-*)
-    ├── InjectedFault           any  an answer a fault rule asked for
-    ├── StorageUnavailable      503  the journal cannot be written any more (restart needed)
-    └── StorageFull             507  the disk refused the write; nothing was stored
+MockError                   status, title, details
+├── BadRequest              400  body is not valid JSON, or not an object
+│   └── BadHeader           400  a header that cannot be read (Content-Length that is not a number)
+├── Unauthorized            401  missing/bad API key or bearer token (WWW-Authenticate: Bearer)
+├── NotFound                404
+├── RequestTimeout          408  the body did not arrive in time
+├── PayloadTooLarge         413  body over --max-body-bytes
+├── UnsupportedMediaType    415  Content-Type is not JSON, or the body is encoded
+├── InvalidParameter        422  a query parameter of the inspection API is wrong
+├── ValidationFailed        422  schema or batch-rule violations, listed in `errors`
+│   └── InvalidRequestBody  422  the same for the bodies of /_mock/clock and /_mock/faults
+├── TooManyRequests         429  over Masivo's rate limits (Retry-After, X-RateLimit-*)
+├── InjectedFault           any  an answer a fault rule asked for
+├── StorageUnavailable      503  the journal cannot be written any more (restart needed)
+└── StorageFull             507  the disk refused the write; nothing was stored
 """
 
 from __future__ import annotations
@@ -125,8 +125,10 @@ class InjectedFault(MockError):
     title = "Injected fault"
 
     def __init__(self, rule_id: str, status: int) -> None:
-        super().__init__(f"fault rule {rule_id} (added with POST /_mock/faults) answered {status} in place of "
-                         "this route; nothing was stored")
+        super().__init__(
+            f"fault rule {rule_id} (added with POST /_mock/faults) answered {status} in place of "
+            "this route; nothing was stored"
+        )
         self.status = status
 
 

@@ -73,6 +73,7 @@ def stored_count(client: httpx.Client) -> int:
 
 # -- one server per test module, for big parametrized tables ----------------------------------------
 
+
 @pytest.fixture(scope="module")
 def running() -> Iterator[MockMasivoServer]:
     """A memory server shared by one module's tests; each test isolates itself with `account`."""

@@ -30,10 +30,12 @@ def event(number: int = 0, **changes: Any) -> dict[str, Any]:
 
 def body(customers: int = 1, events_each: int = 1, prefix: str = "c") -> dict[str, Any]:
     """A valid batch of `customers` customers with `events_each` events each."""
-    return {"customers": [
-        {"id": f"{prefix}{c}", "events": [event(c * events_each + e) for e in range(events_each)]}
-        for c in range(customers)
-    ]}
+    return {
+        "customers": [
+            {"id": f"{prefix}{c}", "events": [event(c * events_each + e) for e in range(events_each)]}
+            for c in range(customers)
+        ]
+    }
 
 
 def with_change(payload: dict[str, Any], pointer: str, value: Any) -> dict[str, Any]:
@@ -65,8 +67,11 @@ TEST_DATA = Path(__file__).resolve().parent / "data"
 def example(name: str) -> dict[str, Any]:
     """One of Masivo's published example bodies: the ones the package ships (events, customers,
     transactions), or another kept for the tests in tests/data (customers-guide)."""
-    text = example_text(name) if name in EXAMPLE_KINDS else \
-        (TEST_DATA / f"masivo-{name}-example.json").read_text(encoding="utf-8")
+    text = (
+        example_text(name)
+        if name in EXAMPLE_KINDS
+        else (TEST_DATA / f"masivo-{name}-example.json").read_text(encoding="utf-8")
+    )
     loaded: dict[str, Any] = json.loads(text)
     return loaded
 
@@ -82,8 +87,12 @@ def profile(customer_id: str, balance: dict[str, float] | None = None, **changes
 
 def transaction(amount: float, reward_id: str = REWARD, **changes: Any) -> dict[str, Any]:
     """A valid ACCUMULATION (REDEMPTION when the amount is negative) of `reward_id`."""
-    base: dict[str, Any] = {"type": "ACCUMULATION" if amount >= 0 else "REDEMPTION", "amount": amount,
-                            "reward_id": reward_id, "issued_at": "2026-11-20T10:00:00Z"}
+    base: dict[str, Any] = {
+        "type": "ACCUMULATION" if amount >= 0 else "REDEMPTION",
+        "amount": amount,
+        "reward_id": reward_id,
+        "issued_at": "2026-11-20T10:00:00Z",
+    }
     base.update(changes)
     return base
 
@@ -94,11 +103,15 @@ def profiles_body(*profiles: dict[str, Any]) -> dict[str, Any]:
 
 def transactions_body(by_customer: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     """{"customers": [{"id", "transactions"}]} from customer id -> transactions."""
-    return {"customers": [{"id": customer_id, "transactions": transactions}
-                          for customer_id, transactions in by_customer.items()]}
+    return {
+        "customers": [
+            {"id": customer_id, "transactions": transactions} for customer_id, transactions in by_customer.items()
+        ]
+    }
 
 
 # -- batch rules a schema cannot say, for generated bodies --------------------------------------
+
 
 def _unique(value: str, taken: set[str], fold: bool = False) -> str:
     """`value`, or a variant of it still within 1024 characters, that is not in `taken` (then taken)."""

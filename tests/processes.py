@@ -33,8 +33,19 @@ class ServerProcess:
         self.url = ""
 
     def command(self) -> list[str]:
-        return [sys.executable, "-m", "mock_masivo", "serve", "--data", str(self.data), "--port", "0",
-                "--log-level", "warning", *self.args]
+        return [
+            sys.executable,
+            "-m",
+            "mock_masivo",
+            "serve",
+            "--data",
+            str(self.data),
+            "--port",
+            "0",
+            "--log-level",
+            "warning",
+            *self.args,
+        ]
 
     def start(self) -> ServerProcess:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -73,8 +84,10 @@ class ServerProcess:
             time.sleep(0.02)  # polling readiness, with a deadline
 
     def output(self) -> str:
-        return (f"exit code {self.process.returncode if self.process else None}; stdout: "
-                f"{self.out.read_text(errors='replace')!r}; stderr: {self.err.read_text(errors='replace')!r}")
+        return (
+            f"exit code {self.process.returncode if self.process else None}; stdout: "
+            f"{self.out.read_text(errors='replace')!r}; stderr: {self.err.read_text(errors='replace')!r}"
+        )
 
     def kill(self) -> None:
         """SIGKILL: no shutdown code runs, as in a crash."""
@@ -86,8 +99,9 @@ class ServerProcess:
     def __enter__(self) -> ServerProcess:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 traceback: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
         self.kill()
 
 

@@ -79,16 +79,21 @@ class Authenticator:
 
     def _verify_jwt(self, token: str, clock: Callable[[str | None], int]) -> str:
         try:
-            claims = jwt.decode(token, self._secret, algorithms=[ALGORITHM],
-                                options={"require": ["exp", "iat", "sub"], "verify_exp": False, "verify_iat": False})
+            claims = jwt.decode(
+                token,
+                self._secret,
+                algorithms=[ALGORITHM],
+                options={"require": ["exp", "iat", "sub"], "verify_exp": False, "verify_iat": False},
+            )
         except jwt.InvalidTokenError as exc:
             raise Unauthorized(f"invalid token: {exc}", invalid_token=True) from None
         # iat and exp are checked against the account's clock (which tests can move), with no leeway.
         iat, exp, sub = claims["iat"], claims["exp"], claims["sub"]
         now = clock(sub if isinstance(sub, str) else None)
         if not isinstance(iat, int) or isinstance(iat, bool) or iat > now:
-            raise Unauthorized("invalid token: iat must be whole seconds, not after the server's clock",
-                               invalid_token=True)
+            raise Unauthorized(
+                "invalid token: iat must be whole seconds, not after the server's clock", invalid_token=True
+            )
         if not isinstance(exp, int) or isinstance(exp, bool) or now >= exp:
             raise Unauthorized("the token has expired; get a new one from /auth/authorize", invalid_token=True)
         account = sub

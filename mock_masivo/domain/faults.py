@@ -20,14 +20,29 @@ from ..config import MASIVO_BASE_PATH
 from ..errors import Violation
 
 DROP_MODES = ("before", "after")
-_FIELDS = {"path": str, "method": str, "account": str, "status": int, "body": object, "delay_ms": (int, float),
-           "drop": (bool, str), "times": int, "probability": (int, float), "seed": int, "headers": dict}
+_FIELDS = {
+    "path": str,
+    "method": str,
+    "account": str,
+    "status": int,
+    "body": object,
+    "delay_ms": (int, float),
+    "drop": (bool, str),
+    "times": int,
+    "probability": (int, float),
+    "seed": int,
+    "headers": dict,
+}
 UNSENDABLE = frozenset({204, 304})  # answers without a body: a fault answer always has one
 HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}")  # RFC 9110 token
 HEADER_VALUE = re.compile(r"[\x20-\x7e]{0,4096}")
 # What a real 429 carries (the OpenAPI document promises it): a client that reads Retry-After must not crash.
-TOO_MANY_REQUESTS_HEADERS = {"Retry-After": "1", "X-RateLimit-Limit": "1", "X-RateLimit-Remaining": "0",
-                             "X-RateLimit-Reset": "1"}
+TOO_MANY_REQUESTS_HEADERS = {
+    "Retry-After": "1",
+    "X-RateLimit-Limit": "1",
+    "X-RateLimit-Remaining": "0",
+    "X-RateLimit-Reset": "1",
+}
 
 
 @dataclass
@@ -74,10 +89,16 @@ def parse_rule(rule_id: str, raw: Any) -> tuple[FaultRule | None, list[Violation
     if not isinstance(raw, dict):
         return None, [Violation("", "a fault rule must be a JSON object", "type")]
     raw = {name: _whole(value) if _FIELDS.get(name) is int else value for name, value in raw.items()}
-    problems = [Violation(f"/{name}", "unknown member of a fault rule", "additionalProperties")
-                for name in raw if name not in _FIELDS]
-    problems += [Violation(f"/{name}", f"must be {_type_name(kind)}", "type")
-                 for name, kind in _FIELDS.items() if name in raw and not _is(raw[name], kind)]
+    problems = [
+        Violation(f"/{name}", "unknown member of a fault rule", "additionalProperties")
+        for name in raw
+        if name not in _FIELDS
+    ]
+    problems += [
+        Violation(f"/{name}", f"must be {_type_name(kind)}", "type")
+        for name, kind in _FIELDS.items()
+        if name in raw and not _is(raw[name], kind)
+    ]
     if problems:
         return None, problems
     problems = _range_problems(raw)
@@ -85,51 +106,82 @@ def parse_rule(rule_id: str, raw: Any) -> tuple[FaultRule | None, list[Violation
         return None, problems
     drop = raw.get("drop")
     rule = FaultRule(
-        id=rule_id, path=raw.get("path"), method=raw.get("method"), account=raw.get("account"),
-        status=raw.get("status"), body=raw.get("body"), delay_ms=raw.get("delay_ms", 0),
-        drop="before" if drop is True else (drop or None), times=raw.get("times"),
-        probability=raw.get("probability", 1.0), seed=raw.get("seed"), headers=raw.get("headers"))
+        id=rule_id,
+        path=raw.get("path"),
+        method=raw.get("method"),
+        account=raw.get("account"),
+        status=raw.get("status"),
+        body=raw.get("body"),
+        delay_ms=raw.get("delay_ms", 0),
+        drop="before" if drop is True else (drop or None),
+        times=raw.get("times"),
+        probability=raw.get("probability", 1.0),
+        seed=raw.get("seed"),
+        headers=raw.get("headers"),
+    )
     rule._random = random.Random(rule.seed)
     return rule, []
 
 
 def _range_problems(raw: dict[str, Any]) -> list[Violation]:
     checks: list[tuple[str, Callable[[Any], bool], str]] = [
-        ("status", lambda v: 200 <= v <= 599 and v not in UNSENDABLE,
-         "must be an HTTP status from 200 to 599 other than 204 and 304 (those cannot carry the answer's body; "
-         "1xx are not answers)"),
+        (
+            "status",
+            lambda v: 200 <= v <= 599 and v not in UNSENDABLE,
+            "must be an HTTP status from 200 to 599 other than 204 and 304 (those cannot carry the answer's body; "
+            "1xx are not answers)",
+        ),
         ("delay_ms", lambda v: math.isfinite(v) and 0 <= v <= 600_000, "must be from 0 to 600000"),
         ("times", lambda v: v >= 1, "must be at least 1"),
         ("probability", lambda v: 0 <= v <= 1, "must be from 0 to 1"),
         ("drop", lambda v: v in (True, False, *DROP_MODES), 'must be true, "before" or "after"'),
     ]
-    problems = [Violation(f"/{name}", message, "range") for name, ok, message in checks
-                if name in raw and not ok(raw[name])]
+    problems = [
+        Violation(f"/{name}", message, "range") for name, ok, message in checks if name in raw and not ok(raw[name])
+    ]
     if not any(raw.get(name) not in (None, False) for name in ("status", "delay_ms", "drop")):
-        problems.append(Violation("", "a fault rule needs at least one of status, delay_ms or drop (true, "
-                                      '"before" or "after"): otherwise it does nothing', "required"))
+        problems.append(
+            Violation(
+                "",
+                "a fault rule needs at least one of status, delay_ms or drop (true, "
+                '"before" or "after"): otherwise it does nothing',
+                "required",
+            )
+        )
     problems += _never_fires(raw) + _header_problems(raw.get("headers"))
     return problems
 
 
 def _never_fires(raw: dict[str, Any]) -> list[Violation]:
     """Rules that could never match a request are mistakes, not rules."""
-    problems = [Violation(f"/{name}", "must not be empty: leave it out to match any", "minLength")
-                for name in ("path", "method", "account") if raw.get(name) == ""]
+    problems = [
+        Violation(f"/{name}", "must not be empty: leave it out to match any", "minLength")
+        for name in ("path", "method", "account")
+        if raw.get(name) == ""
+    ]
     path = raw.get("path") or ""
     if path.startswith("/_mock") or path == "/openapi.json":
-        problems.append(Violation("/path", "fault rules apply to the Masivo routes only (/auth/authorize, "
-                                           "/customers/...), never to /_mock or /openapi.json", "enum"))
+        problems.append(
+            Violation(
+                "/path",
+                "fault rules apply to the Masivo routes only (/auth/authorize, "
+                "/customers/...), never to /_mock or /openapi.json",
+                "enum",
+            )
+        )
     return problems
 
 
 def _header_problems(headers: Any) -> list[Violation]:
     if headers is None:
         return []
-    return [Violation(f"/headers/{name}", "must be a header name (RFC 9110 token) with a string value of "
-                                          "printable ASCII", "type")
-            for name, value in headers.items()
-            if not HEADER_NAME.fullmatch(name) or not isinstance(value, str) or not HEADER_VALUE.fullmatch(value)]
+    return [
+        Violation(
+            f"/headers/{name}", "must be a header name (RFC 9110 token) with a string value of printable ASCII", "type"
+        )
+        for name, value in headers.items()
+        if not HEADER_NAME.fullmatch(name) or not isinstance(value, str) or not HEADER_VALUE.fullmatch(value)
+    ]
 
 
 def _whole(value: Any) -> Any:

@@ -46,8 +46,11 @@ def count_records(items: str | None, body: Any) -> int:
         return 0
     if items is None:
         return len(customers)
-    return sum(len(customer[items]) for customer in customers
-               if isinstance(customer, dict) and isinstance(customer.get(items), list))
+    return sum(
+        len(customer[items])
+        for customer in customers
+        if isinstance(customer, dict) and isinstance(customer.get(items), list)
+    )
 
 
 def _at_most(items: str, limit: int, rule: str) -> BatchRules:
@@ -71,14 +74,20 @@ def _profile_rules(body: Any) -> list[Violation]:
         customer_id, email = customer.get("id"), customer.get("email")
         if isinstance(customer_id, str):
             if customer_id in ids:
-                violations.append(Violation(f"/customers/{index}/id", "the same id appears earlier in this batch",
-                                            "unique_id"))
+                violations.append(
+                    Violation(f"/customers/{index}/id", "the same id appears earlier in this batch", "unique_id")
+                )
             ids.add(customer_id)
         if isinstance(email, str) and isinstance(customer_id, str):
             holder = emails.setdefault(email.casefold(), customer_id)
             if holder != customer_id:
-                violations.append(Violation(f"/customers/{index}/email", "the same email (ignoring case) belongs "
-                                            "to another customer id earlier in this batch", "unique_email"))
+                violations.append(
+                    Violation(
+                        f"/customers/{index}/email",
+                        "the same email (ignoring case) belongs to another customer id earlier in this batch",
+                        "unique_email",
+                    )
+                )
     return violations
 
 
@@ -88,13 +97,27 @@ def _customers(body: Any) -> Iterator[tuple[int, dict[str, Any]]]:
         yield from ((index, customer) for index, customer in enumerate(customers) if isinstance(customer, dict))
 
 
-PROFILE = Kind("profile", "/customers/migrate", "migrate-customers.request.json", None, "prf_", _profile_rules,
-               "profiles")
-TRANSACTION = Kind("transaction", "/customers/migrate/transactions", "migrate-transactions.request.json",
-                   "transactions", "trx_",
-                   _at_most("transactions", MAX_TRANSACTIONS_PER_BATCH, "max_transactions_per_batch"), "transactions")
-EVENT = Kind("event", "/customers/migrate/events", "migrate-events.request.json", "events", "evt_",
-             _at_most("events", MAX_EVENTS_PER_BATCH, "max_events_per_batch"), "events")
+PROFILE = Kind(
+    "profile", "/customers/migrate", "migrate-customers.request.json", None, "prf_", _profile_rules, "profiles"
+)
+TRANSACTION = Kind(
+    "transaction",
+    "/customers/migrate/transactions",
+    "migrate-transactions.request.json",
+    "transactions",
+    "trx_",
+    _at_most("transactions", MAX_TRANSACTIONS_PER_BATCH, "max_transactions_per_batch"),
+    "transactions",
+)
+EVENT = Kind(
+    "event",
+    "/customers/migrate/events",
+    "migrate-events.request.json",
+    "events",
+    "evt_",
+    _at_most("events", MAX_EVENTS_PER_BATCH, "max_events_per_batch"),
+    "events",
+)
 
 KINDS: dict[str, Kind] = {kind.name: kind for kind in (PROFILE, TRANSACTION, EVENT)}
 
@@ -106,8 +129,10 @@ Attributes = tuple[str, str | None, str]
 
 def batch_attributes(customers: Sequence[dict[str, Any]]) -> list[list[Attributes]]:
     """Attributes of every event of validated customers (order is an object, purchase_id a string)."""
-    return [[(event["type"], event["order"].get("purchase_id"), event["issued_at"]) for event in customer["events"]]
-            for customer in customers]
+    return [
+        [(event["type"], event["order"].get("purchase_id"), event["issued_at"]) for event in customer["events"]]
+        for customer in customers
+    ]
 
 
 def event_attributes(event: dict[str, Any]) -> Attributes:

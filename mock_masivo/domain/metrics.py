@@ -31,8 +31,11 @@ def _period(purchases: list[tuple[dict[str, Any], datetime]]) -> dict[str, Any]:
     total = sum((Decimal(repr(value)) for value in numbers), Decimal(0))
     spend: int | float = int(total) if all(isinstance(value, int) for value in numbers) else float(total)
     latest = max(purchases, key=lambda pair: pair[1], default=None)
-    return {"number_of_purchases": len(purchases), "spend_total": spend,
-            "last_visit": latest[0]["issued_at"] if latest else None}
+    return {
+        "number_of_purchases": len(purchases),
+        "spend_total": spend,
+        "last_visit": latest[0]["issued_at"] if latest else None,
+    }
 
 
 def calendar_periods(now: datetime) -> dict[str, tuple[datetime, datetime]]:
@@ -65,7 +68,7 @@ def time_key(text: str) -> datetime:
     head, dot, rest = text.partition(".")
     if dot:
         digits = len(rest) - len(rest.lstrip("0123456789"))
-        text = f"{head}.{rest[:min(digits, 6)]}{rest[digits:]}"
+        text = f"{head}.{rest[: min(digits, 6)]}{rest[digits:]}"
     try:
         return datetime.fromisoformat(text)
     except ValueError:  # year 0000 is valid RFC 3339 but before datetime.min: it sorts first

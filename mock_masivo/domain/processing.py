@@ -68,8 +68,11 @@ def _process_profile(ledger: Ledger, customer_id: str, profile: dict[str, Any]) 
     folded = email.casefold() if email is not None else None
     holder = ledger.emails.get(folded) if folded is not None else None
     if holder is not None and holder != customer_id and email is not None:
-        return Failure("email_taken", f"the email {email[:64]!r} already belongs to customer {holder[:64]!r} of "
-                       "this account (emails are unique per account, compared ignoring case)")
+        return Failure(
+            "email_taken",
+            f"the email {email[:64]!r} already belongs to customer {holder[:64]!r} of "
+            "this account (emails are unique per account, compared ignoring case)",
+        )
     previous = ledger.email_of.pop(customer_id, None)
     if previous is not None:
         del ledger.emails[previous]
@@ -85,8 +88,10 @@ def process_transactions(ledger: Ledger, batch: Batch) -> Outcomes:
     grouped: dict[str, list[dict[str, Any]]] = {}
     for customer_id, transactions in batch:
         grouped.setdefault(customer_id, []).extend(transactions)
-    verdicts = {customer_id: _transactions_verdict(ledger, customer_id, transactions)
-                for customer_id, transactions in grouped.items()}
+    verdicts = {
+        customer_id: _transactions_verdict(ledger, customer_id, transactions)
+        for customer_id, transactions in grouped.items()
+    }
     ledger.migrated.update(customer_id for customer_id, verdict in verdicts.items() if verdict is None)
     return [verdicts[customer_id] for customer_id, transactions in batch for _ in transactions]
 
@@ -94,18 +99,30 @@ def process_transactions(ledger: Ledger, batch: Batch) -> Outcomes:
 def _transactions_verdict(ledger: Ledger, customer_id: str, transactions: list[dict[str, Any]]) -> Failure | None:
     balance = ledger.balances.get(customer_id)
     if balance is None:
-        return Failure("unknown_customer", f"customer {customer_id[:64]!r} has no processed profile in this account; "
-                       "migrate it with POST /customers/migrate first")
+        return Failure(
+            "unknown_customer",
+            f"customer {customer_id[:64]!r} has no processed profile in this account; "
+            "migrate it with POST /customers/migrate first",
+        )
     if customer_id in ledger.migrated:
-        return Failure("already_migrated", f"customer {customer_id[:64]!r} already has processed transactions from "
-                       "an earlier batch; transactions are migrated once per customer")
+        return Failure(
+            "already_migrated",
+            f"customer {customer_id[:64]!r} already has processed transactions from "
+            "an earlier batch; transactions are migrated once per customer",
+        )
     sums = _sums((transaction["reward_id"], transaction["amount"]) for transaction in transactions)
-    mismatched = [reward for reward in sorted(sums.keys() | balance.keys())
-                  if _rounded(sums.get(reward)) != _rounded(balance.get(reward))]
+    mismatched = [
+        reward
+        for reward in sorted(sums.keys() | balance.keys())
+        if _rounded(sums.get(reward)) != _rounded(balance.get(reward))
+    ]
     if not mismatched:
         return None
-    shown = "; ".join(f"reward {reward[:64]!r}: transactions add up to {_text(sums.get(reward))}, the migrated "
-                      f"balance is {_text(balance.get(reward))}" for reward in mismatched[:SHOWN_REWARDS])
+    shown = "; ".join(
+        f"reward {reward[:64]!r}: transactions add up to {_text(sums.get(reward))}, the migrated "
+        f"balance is {_text(balance.get(reward))}"
+        for reward in mismatched[:SHOWN_REWARDS]
+    )
     more = f" (and {len(mismatched) - SHOWN_REWARDS} more rewards)" if len(mismatched) > SHOWN_REWARDS else ""
     return Failure("balance_mismatch", f"the amounts do not add up to the customer's balance: {shown}{more}")
 

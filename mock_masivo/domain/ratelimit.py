@@ -26,8 +26,11 @@ class Allowance:
     reset_seconds: int  # until a request would be accepted again
 
     def headers(self) -> dict[str, str]:
-        return {"X-RateLimit-Limit": str(self.limit), "X-RateLimit-Remaining": str(self.remaining),
-                "X-RateLimit-Reset": str(self.reset_seconds)}
+        return {
+            "X-RateLimit-Limit": str(self.limit),
+            "X-RateLimit-Remaining": str(self.remaining),
+            "X-RateLimit-Reset": str(self.reset_seconds),
+        }
 
 
 class RateLimiter:

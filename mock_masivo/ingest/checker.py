@@ -97,8 +97,12 @@ class BatchChecker:
         self._pool = self._new_pool() if workers else None
 
     def _new_pool(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(self._workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_start_worker, initargs=(self._strict,))
+        return ProcessPoolExecutor(
+            self._workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_start_worker,
+            initargs=(self._strict,),
+        )
 
     async def check(self, raw: bytes, kind: Kind = EVENT) -> CheckedBatch:
         if self._pool is None or len(raw) < WORKER_MIN_BYTES:
@@ -118,8 +122,9 @@ class BatchChecker:
             if self._pool is pool:  # the first request to notice replaces it; the others only fail
                 pool.shutdown(wait=False, cancel_futures=True)
                 self._pool = self._new_pool()
-            raise StorageUnavailable("a parse worker process died (out of memory?); nothing was stored, "
-                                     "retry the request") from None
+            raise StorageUnavailable(
+                "a parse worker process died (out of memory?); nothing was stored, retry the request"
+            ) from None
 
     def close(self) -> None:
         if self._pool is not None:

@@ -29,12 +29,20 @@ class Tally:
     records: Counter[str] = field(default_factory=Counter)  # by the kind's plural: events, profiles, ...
 
     def checked(self) -> str:
-        return ", ".join(_count(count, plural.removesuffix("s"), plural) for plural, count in self.records.items()) \
+        return (
+            ", ".join(_count(count, plural.removesuffix("s"), plural) for plural, count in self.records.items())
             or "0 events"
+        )
 
 
-def validate_paths(paths: tuple[str, ...], strict: bool, jsonl: bool,
-                   out: Callable[[str], None], err: Callable[[str], None], kind: str | None = None) -> int:
+def validate_paths(
+    paths: tuple[str, ...],
+    strict: bool,
+    jsonl: bool,
+    out: Callable[[str], None],
+    err: Callable[[str], None],
+    kind: str | None = None,
+) -> int:
     """Print one line per violation and a summary; return the exit code. `kind` is a KIND_WORDS key; without
     it, each body's kind is told from its shape, and each file says which kinds were assumed."""
     validators = {word: PayloadValidator(strict=strict, kind=chosen) for word, chosen in KIND_WORDS.items()}
@@ -56,8 +64,10 @@ def validate_paths(paths: tuple[str, ...], strict: bool, jsonl: bool,
             out(f"{path}: checked {told} (told from each body's shape; --kind chooses)")
     verdict = "all valid" if not tally.invalid else f"{tally.invalid} invalid"
     skipped = f"; {_count(unreadable, 'file')} could not be read" if unreadable else ""
-    out(f"{_count(tally.bodies, 'body', 'bodies')}, {tally.checked()} checked: {verdict}, "
-        f"{tally.violations} violation(s){skipped}")
+    out(
+        f"{_count(tally.bodies, 'body', 'bodies')}, {tally.checked()} checked: {verdict}, "
+        f"{tally.violations} violation(s){skipped}"
+    )
     if unreadable:
         return EXIT_USAGE
     return EXIT_VIOLATIONS if tally.invalid else EXIT_VALID
@@ -88,8 +98,9 @@ def _bodies(path: str, per_line: bool) -> Iterator[tuple[str, bytes]]:
             yield f"{path}:{number}", line
 
 
-def _check(validators: dict[str, PayloadValidator], kind: str | None, raw: bytes, tally: Tally,
-           assumed: Counter[str]) -> list[str]:
+def _check(
+    validators: dict[str, PayloadValidator], kind: str | None, raw: bytes, tally: Tally, assumed: Counter[str]
+) -> list[str]:
     tally.bodies += 1
     try:
         body = parse_object(raw)
@@ -112,4 +123,3 @@ def _check(validators: dict[str, PayloadValidator], kind: str | None, raw: bytes
     if report.truncated:
         lines.append(f"...: more violations; only the first {len(report.violations)} are listed")
     return lines
-

@@ -94,7 +94,8 @@ def _batch_shaped(value: Any, items: str | None) -> bool:
     customers = value.get("customers") if isinstance(value, dict) else None
     return isinstance(customers, list) and all(
         isinstance(customer, dict) and (items is None or isinstance(customer.get(items), list))
-        for customer in customers)
+        for customer in customers
+    )
 
 
 def _same_long_numbers(raw: bytes, encoded: Callable[[], list[bytes]]) -> bool:

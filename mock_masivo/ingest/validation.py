@@ -66,8 +66,11 @@ class PayloadValidator:
         report = _collect(errors)
         if self.kind.items is not None and any(violation.path == "/customers" for violation in broken):
             repeated = re.compile(rf"/customers/\d+/{self.kind.items}")
-            report.violations = [violation for violation in report.violations
-                                 if not (violation.rule == "maxItems" and repeated.fullmatch(violation.path))]
+            report.violations = [
+                violation
+                for violation in report.violations
+                if not (violation.rule == "maxItems" and repeated.fullmatch(violation.path))
+            ]
         return report
 
 
@@ -120,8 +123,10 @@ def _violations(error: Any) -> list[Violation]:
     kind = error.kind
     rule = kind.name
     if rule == "additionalProperties":
-        return [Violation(pointer([*error.instance_path, name]), f"unknown member {name[:64]!r}", rule)
-                for name in kind.unexpected]
+        return [
+            Violation(pointer([*error.instance_path, name]), f"unknown member {name[:64]!r}", rule)
+            for name in kind.unexpected
+        ]
     return [Violation(path, _message(rule, kind, error.instance), rule)]
 
 
@@ -177,5 +182,6 @@ def _segment(part: str) -> str:
 
 def _pointer_sort_key(path: str) -> tuple[tuple[int, int, str], ...]:
     # Indexes sort as numbers without int(): a member name may be "²" (isdigit, not int-able) or 5000 digits.
-    return tuple((0, len(part), part) if part.isascii() and part.isdigit() else (1, 0, part)
-                 for part in path.split("/")[1:])
+    return tuple(
+        (0, len(part), part) if part.isascii() and part.isdigit() else (1, 0, part) for part in path.split("/")[1:]
+    )

@@ -25,8 +25,9 @@ class DataDir:
     def __init__(self, path: Path) -> None:
         self.path = path
         if path.exists() and not path.is_dir():
-            raise DataDirError(f"cannot use {path} as the data directory (--data / MOCK_MASIVO_DATA): it is a file, "
-                               "not a directory")
+            raise DataDirError(
+                f"cannot use {path} as the data directory (--data / MOCK_MASIVO_DATA): it is a file, not a directory"
+            )
         try:
             path.mkdir(parents=True, exist_ok=True)
             self._lock_fd = os.open(path / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)

@@ -21,18 +21,32 @@ BATCH_PREFIX = "bat_"
 
 
 def batch_header(seq: int, first_event: int, account: str, received_at: float) -> dict[str, Any]:
-    return {"op": "batch", "seq": seq, "first_event": first_event, "account": account,
-            "at": received_at, "received_at": iso_time(received_at)}
+    return {
+        "op": "batch",
+        "seq": seq,
+        "first_event": first_event,
+        "account": account,
+        "at": received_at,
+        "received_at": iso_time(received_at),
+    }
 
 
 def record_batch_header(kind: Kind, seq: int, first: int, account: str, received_at: float) -> dict[str, Any]:
     """The header of a batch of another kind than events (whose header, older, has no `kind`)."""
-    return {"op": "batch", "kind": kind.name, "seq": seq, "first": first, "account": account,
-            "at": received_at, "received_at": iso_time(received_at)}
+    return {
+        "op": "batch",
+        "kind": kind.name,
+        "seq": seq,
+        "first": first,
+        "account": account,
+        "at": received_at,
+        "received_at": iso_time(received_at),
+    }
 
 
-def batch_payload(header: dict[str, Any], customers: list[tuple[str, list[bytes]]],
-                  items: str | None = EVENT.items) -> tuple[bytes, list[int]]:
+def batch_payload(
+    header: dict[str, Any], customers: list[tuple[str, list[bytes]]], items: str | None = EVENT.items
+) -> tuple[bytes, list[int]]:
     """The record's bytes and where each of its records starts in them.
 
     The customers are laid out as the request had them (kinds.py: `items` names the member that
@@ -45,8 +59,11 @@ def batch_payload(header: dict[str, Any], customers: list[tuple[str, list[bytes]
     offsets: list[int] = []
     for index, (customer_id, records) in enumerate(customers):
         separator = b"," if index else b""
-        opening = separator if items is None else b'%b{"id":%b,"%b":[' % (separator, orjson.dumps(customer_id),
-                                                                          items.encode())
+        opening = (
+            separator
+            if items is None
+            else b'%b{"id":%b,"%b":[' % (separator, orjson.dumps(customer_id), items.encode())
+        )
         parts.append(opening)
         position += len(opening)
         for number, record in enumerate(records):
@@ -63,17 +80,21 @@ def batch_payload(header: dict[str, Any], customers: list[tuple[str, list[bytes]
     return b"".join(parts), offsets
 
 
-def encode_records(kind: Kind, customers: Sequence[dict[str, Any]]) -> tuple[list[tuple[str, list[bytes]]],
-                                                                             list[list[Any]]]:
+def encode_records(
+    kind: Kind, customers: Sequence[dict[str, Any]]
+) -> tuple[list[tuple[str, list[bytes]]], list[list[Any]]]:
     """For kinds other than events: each customer's id with its records encoded, and the records."""
     records = [kind.records(customer) for customer in customers]
-    encoded = [(customer["id"], [orjson.dumps(record) for record in mine])
-               for customer, mine in zip(customers, records, strict=True)]
+    encoded = [
+        (customer["id"], [orjson.dumps(record) for record in mine])
+        for customer, mine in zip(customers, records, strict=True)
+    ]
     return encoded, records
 
 
-def encode_customers(customers: Sequence[dict[str, Any]]) -> tuple[list[tuple[str, list[bytes]]],
-                                                                     list[list[Attributes]]]:
+def encode_customers(
+    customers: Sequence[dict[str, Any]],
+) -> tuple[list[tuple[str, list[bytes]]], list[list[Attributes]]]:
     """Each customer's id with its events encoded for the journal, and the events' indexed attributes."""
     encoded = [(customer["id"], [orjson.dumps(event) for event in customer["events"]]) for customer in customers]
     return encoded, batch_attributes(customers)
@@ -81,9 +102,15 @@ def encode_customers(customers: Sequence[dict[str, Any]]) -> tuple[list[tuple[st
 
 def public_batch(doc: dict[str, Any]) -> dict[str, Any]:
     kind = KINDS[doc.get("kind", EVENT.name)]
-    public = {"id": BATCH_PREFIX + str(doc["seq"]), "kind": kind.name, "account": doc["account"],
-              "received_at": doc["received_at"], "customers": len(doc["customer_ids"]),
-              kind.plural: doc[kind.plural], "records": doc[kind.plural]}
+    public = {
+        "id": BATCH_PREFIX + str(doc["seq"]),
+        "kind": kind.name,
+        "account": doc["account"],
+        "received_at": doc["received_at"],
+        "customers": len(doc["customer_ids"]),
+        kind.plural: doc[kind.plural],
+        "records": doc[kind.plural],
+    }
     if kind is EVENT:
         public["first_event_id"] = EVENT_PREFIX + str(doc["first_event"])
     else:
@@ -92,5 +119,5 @@ def public_batch(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def parse_id(text: str, prefix: str) -> int | None:
-    digits = text[len(prefix):] if text.startswith(prefix) else ""
+    digits = text[len(prefix) :] if text.startswith(prefix) else ""
     return int(digits) if digits.isascii() and digits.isdigit() and len(digits) < 19 else None

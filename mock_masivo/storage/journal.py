@@ -116,8 +116,12 @@ class Journal:
                 f"{self.path}: {damage}. "
                 "Refusing to start so that nothing is silently dropped; move the file away to start empty."
             )
-        log.warning("%s: cutting off a torn last record at byte %d (%d bytes); it was never acknowledged",
-                    self.path, offset, size - offset)
+        log.warning(
+            "%s: cutting off a torn last record at byte %d (%d bytes); it was never acknowledged",
+            self.path,
+            offset,
+            size - offset,
+        )
         os.ftruncate(self._fd, offset)
         self._sync()
 
@@ -169,8 +173,13 @@ class Journal:
         try:
             start = self._append(b"".join(lines))
         except Exception as exc:  # the writer thread must survive anything, or every later request hangs
-            failure = exc if isinstance(exc, StorageFull | StorageUnavailable) else self._break(
-                f"writing {self.path} failed and could not be undone ({exc}); restart the server to write again")
+            failure = (
+                exc
+                if isinstance(exc, StorageFull | StorageUnavailable)
+                else self._break(
+                    f"writing {self.path} failed and could not be undone ({exc}); restart the server to write again"
+                )
+            )
             return [(entry.future, failure) for entry in batch]
         outcomes, offset = [], start
         for entry, line in zip(batch, lines, strict=True):
@@ -193,8 +202,9 @@ class Journal:
         except OSError as exc:
             with contextlib.suppress(OSError):  # unacknowledged: it must not come back at restart
                 os.ftruncate(self._fd, start)
-            raise self._break(f"fsync of {self.path} failed ({exc.strerror}); restart the server to write again") \
-                from exc
+            raise self._break(
+                f"fsync of {self.path} failed ({exc.strerror}); restart the server to write again"
+            ) from exc
         return start
 
     def _break(self, reason: str) -> StorageUnavailable:
@@ -226,8 +236,9 @@ class Journal:
         try:
             new_fd = os.open(self.path, os.O_RDWR | os.O_APPEND)
         except OSError as exc:  # keep reading the old file (still open); appending to it would lose data
-            raise self._break(f"reopening {self.path} after a rewrite failed ({exc.strerror}); restart the server") \
-                from exc
+            raise self._break(
+                f"reopening {self.path} after a rewrite failed ({exc.strerror}); restart the server"
+            ) from exc
         old, self._fd = self._fd, new_fd
         os.close(old)
         try:
@@ -302,7 +313,7 @@ def _hides_a_record(line: bytes) -> bool:
 
     A torn write only ever loses the end of the file, so such a line is damage after the fact.
     """
-    return any(unframe(line[match.start():]) is not None for match in _FRAME_START.finditer(line, 1))
+    return any(unframe(line[match.start() :]) is not None for match in _FRAME_START.finditer(line, 1))
 
 
 def _groups(entries: list[Entry]) -> Iterator[list[Entry]]:
@@ -338,7 +349,7 @@ def _lines(fd: int, size: int, chunk: int = 1 << 22) -> Iterator[tuple[int, byte
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
-        view = view[os.write(fd, view):]
+        view = view[os.write(fd, view) :]
 
 
 def fsync_dir(path: Path) -> None:

@@ -129,7 +129,7 @@ class MemoryLog:
 
     def read(self, offset: int, length: int) -> bytes:
         start = self._starts[bisect.bisect_right(self._starts, offset) - 1]
-        return self._payloads[start][offset - start:offset - start + length]
+        return self._payloads[start][offset - start : offset - start + length]
 
     def forget(self, offset: int) -> None:
         with self._lock:

@@ -40,8 +40,15 @@ class RecordRows:
     def __len__(self) -> int:
         return len(self.seq)
 
-    def add(self, account: str, batch_row: int, first_seq: int, encoded: list[tuple[str, list[bytes]]],
-            starts: list[int], outcomes: Outcomes) -> None:
+    def add(
+        self,
+        account: str,
+        batch_row: int,
+        first_seq: int,
+        encoded: list[tuple[str, list[bytes]]],
+        starts: list[int],
+        outcomes: Outcomes,
+    ) -> None:
         """Rows for a durable batch's records, with their processing outcomes."""
         first_row, count = len(self.seq), len(starts)
         self.seq.extend(range(first_seq, first_seq + count))

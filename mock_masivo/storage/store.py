@@ -186,26 +186,46 @@ class EventStore:
         encoded, attributes = encode_customers(customers)
         return self.submit_encoded(account, encoded, attributes, received_at)
 
-    def submit_encoded(self, account: str, encoded: list[tuple[str, list[bytes]]],
-                       attributes: list[list[Any]], received_at: float, kind: Kind = EVENT) -> PendingBatch:
+    def submit_encoded(
+        self,
+        account: str,
+        encoded: list[tuple[str, list[bytes]]],
+        attributes: list[list[Any]],
+        received_at: float,
+        kind: Kind = EVENT,
+    ) -> PendingBatch:
         """Queue a validated batch given as each customer's id with its records already encoded
         (compact JSON, as parsing.parse_batch makes them) and their attributes (checking.py: for
         events, batch_attributes; for other kinds, the parsed records)."""
-        batch_id, durable, duplicates = self._queue_batch(account, encoded, attributes, received_at,
-                                                          self._log.submit, kind)
+        batch_id, durable, duplicates = self._queue_batch(
+            account, encoded, attributes, received_at, self._log.submit, kind
+        )
         return PendingBatch(batch_id, durable, duplicates)
 
-    async def store_encoded(self, account: str, encoded: list[tuple[str, list[bytes]]],
-                            attributes: list[list[Any]], received_at: float, kind: Kind = EVENT) -> StoredBatch:
+    async def store_encoded(
+        self,
+        account: str,
+        encoded: list[tuple[str, list[bytes]]],
+        attributes: list[list[Any]],
+        received_at: float,
+        kind: Kind = EVENT,
+    ) -> StoredBatch:
         """`submit_encoded` for the event loop: returns once the batch is durable and visible."""
-        batch_id, durable, duplicates = self._queue_batch(account, encoded, attributes, received_at,
-                                                          self._log.submit_async, kind)
+        batch_id, durable, duplicates = self._queue_batch(
+            account, encoded, attributes, received_at, self._log.submit_async, kind
+        )
         await durable
         return StoredBatch(batch_id, duplicates)
 
-    def _queue_batch(self, account: str, encoded: list[tuple[str, list[bytes]]], attributes: list[list[Any]],
-                     received_at: float, write: Callable[[bytes, Callable[[int], None]], W], kind: Kind) -> tuple[
-                         str, W, list[tuple[str, str]]]:
+    def _queue_batch(
+        self,
+        account: str,
+        encoded: list[tuple[str, list[bytes]]],
+        attributes: list[list[Any]],
+        received_at: float,
+        write: Callable[[bytes, Callable[[int], None]], W],
+        kind: Kind,
+    ) -> tuple[str, W, list[tuple[str, str]]]:
         """Number the batch and hand it to `write`, all or nothing, in receipt order."""
         with self._lock:
             batch_seq = self._next_batch
@@ -263,8 +283,12 @@ class EventStore:
         returns its duplicates as (pointer into the request, earlier event id)."""
         account, batch_row = header["account"], len(self._batches)
         kind = KINDS[header.get("kind", EVENT.name)]
-        doc = {**header, "customer_ids": [customer_id for customer_id, _ in encoded],
-               kind.plural: len(offsets), "offset": offset}
+        doc = {
+            **header,
+            "customer_ids": [customer_id for customer_id, _ in encoded],
+            kind.plural: len(offsets),
+            "offset": offset,
+        }
         self._row_of_batch[header["seq"]] = batch_row
         self._batches.append(doc)
         self._gone.append(0)
@@ -281,8 +305,15 @@ class EventStore:
             return self._index_one(account, batch_row, header["first_event"], encoded[0], attributes[0][0], starts[0])
         return self._index_many(account, batch_row, header["first_event"], encoded, attributes, starts)
 
-    def _index_many(self, account: str, batch_row: int, first_event: int, encoded: list[tuple[str, list[bytes]]],
-                    attributes: list[list[Attributes]], offsets: list[int]) -> list[tuple[str, str]]:
+    def _index_many(
+        self,
+        account: str,
+        batch_row: int,
+        first_event: int,
+        encoded: list[tuple[str, list[bytes]]],
+        attributes: list[list[Attributes]],
+        offsets: list[int],
+    ) -> list[tuple[str, str]]:
         """Rows and indexes for the events of a batch, with whole-batch array operations: per event, only
         what differs from event to event is touched. `offsets` are where the events' bytes start."""
         first_row, count = len(self._rows), len(offsets)
@@ -300,8 +331,15 @@ class EventStore:
         self._index_rows(account, encoded, sizes, codes, first_row)
         return self._detect_duplicates(account, encoded, attributes, first_row)
 
-    def _index_one(self, account: str, batch_row: int, seq: int, customer: tuple[str, list[bytes]],
-                   attributes: Attributes, offset: int) -> list[tuple[str, str]]:
+    def _index_one(
+        self,
+        account: str,
+        batch_row: int,
+        seq: int,
+        customer: tuple[str, list[bytes]],
+        attributes: Attributes,
+        offset: int,
+    ) -> list[tuple[str, str]]:
         """_index_many for a batch of one event, at half the cost: 1-event requests are the other common
         case, and there this is paid once per request, on the journal's thread, holding the GIL."""
         customer_id, [event] = customer
@@ -325,8 +363,9 @@ class EventStore:
         self._duplicate_rows.append(row)
         return [("/customers/0/events/0", EVENT_PREFIX + str(first))]
 
-    def _index_rows(self, account: str, encoded: list[tuple[str, list[bytes]]], sizes: list[int],
-                    codes: list[int], first_row: int) -> None:
+    def _index_rows(
+        self, account: str, encoded: list[tuple[str, list[bytes]]], sizes: list[int], codes: list[int], first_row: int
+    ) -> None:
         rows_of(self._by_account, account).extend(range(first_row, first_row + len(codes)))
         row = first_row
         for (customer_id, _), size in zip(encoded, sizes, strict=True):
@@ -338,8 +377,9 @@ class EventStore:
         for row, code in enumerate(codes, start=first_row):
             rows_of(self._by_type, code).append(row)
 
-    def _detect_duplicates(self, account: str, encoded: list[tuple[str, list[bytes]]],
-                           attributes: list[list[Attributes]], first_row: int) -> list[tuple[str, str]]:
+    def _detect_duplicates(
+        self, account: str, encoded: list[tuple[str, list[bytes]]], attributes: list[list[Attributes]], first_row: int
+    ) -> list[tuple[str, str]]:
         """Fill the rows' duplicate_of; returns (pointer into the request, earlier event id) per duplicate."""
         row, firsts, duplicates = first_row, array("q"), []
         for position, ((customer_id, _), customer) in enumerate(zip(encoded, attributes, strict=True)):
@@ -363,8 +403,11 @@ class EventStore:
             self._first_by_key[key] = row
             return 0
         earlier = self._batches[self._rows.batch[first_row]]
-        same = (earlier["account"], earlier["customer_ids"][self._rows.customer[first_row]],
-                event_attributes(self._event_object(first_row))) == (account, customer_id, attributes)
+        same = (
+            earlier["account"],
+            earlier["customer_ids"][self._rows.customer[first_row]],
+            event_attributes(self._event_object(first_row)),
+        ) == (account, customer_id, attributes)
         return self._rows.seq[first_row] if same else 0  # a hash collision is not a duplicate
 
     def _check_in_order(self, kind: Kind, header: dict[str, Any]) -> None:
@@ -372,15 +415,24 @@ class EventStore:
         and record numbers increasing (a duplicated or moved line would list records twice or lose them)."""
         seq = _whole(header["seq"], "seq")
         first = _whole(header["first_event" if kind is EVENT else "first"], "first record number")
-        _require(isinstance(header["account"], str) and isinstance(header["received_at"], str),
-                 "account and received_at must be strings")
+        _require(
+            isinstance(header["account"], str) and isinstance(header["received_at"], str),
+            "account and received_at must be strings",
+        )
         at = header["at"]
-        _require(isinstance(at, int | float) and not isinstance(at, bool) and 0 <= at < MAX_TIME,
-                 f"at must be seconds since 1970 before year 9999, got {str(at)[:32]!r}")
-        _require(seq > self._replayed_seq, f"batch {seq} follows batch {self._replayed_seq}: a line is repeated "
-                 "or out of order")
-        _require(first >= self._replayed_ends[kind.name], f"its first {kind.name} number {first} was already "
-                 f"used (up to {self._replayed_ends[kind.name] - 1}): a line is repeated or out of order")
+        _require(
+            isinstance(at, int | float) and not isinstance(at, bool) and 0 <= at < MAX_TIME,
+            f"at must be seconds since 1970 before year 9999, got {str(at)[:32]!r}",
+        )
+        _require(
+            seq > self._replayed_seq,
+            f"batch {seq} follows batch {self._replayed_seq}: a line is repeated or out of order",
+        )
+        _require(
+            first >= self._replayed_ends[kind.name],
+            f"its first {kind.name} number {first} was already "
+            f"used (up to {self._replayed_ends[kind.name] - 1}): a line is repeated or out of order",
+        )
         self._replayed_seq = seq
         self._replayed_ends[kind.name] = first + sum(len(kind.records(customer)) for customer in header["customers"])
 
@@ -411,7 +463,8 @@ class EventStore:
             except (ValueError, KeyError, TypeError, AttributeError) as exc:  # checksum fine, content not a record
                 raise CorruptJournal(
                     f"{self._log.where(offset)} cannot be loaded ({type(exc).__name__}: "
-                    f"{str(exc)[:200]}). Refusing to start; move the file away to start empty.") from exc
+                    f"{str(exc)[:200]}). Refusing to start; move the file away to start empty."
+                ) from exc
             count += 1
         log.info("replayed %d journal records: %d batches, %d events", count, len(self._batches), len(self._rows))
 
@@ -438,8 +491,10 @@ class EventStore:
         elif op == "clock":
             account, offset = record["account"], record["offset"]
             _require(account is None or isinstance(account, str), "a clock's account must be a string or null")
-            _require(isinstance(offset, int | float) and not isinstance(offset, bool) and 0 <= offset < MAX_TIME,
-                     f"a clock's offset must be seconds from 0, got {str(offset)[:32]!r}")
+            _require(
+                isinstance(offset, int | float) and not isinstance(offset, bool) and 0 <= offset < MAX_TIME,
+                f"a clock's offset must be seconds from 0, got {str(offset)[:32]!r}",
+            )
             self._clocks[account] = offset
         elif op == "reset":
             _require(isinstance(record["account"], str), "a reset's account must be a string")
@@ -461,6 +516,7 @@ class EventStore:
         replaces the journal with a few lines, in place when the disk has no room for even those."""
         counts: dict[str, int] = {}
         if account is not None:
+
             def forget(_offset: int) -> None:
                 with self._lock:
                     counts.update(self._forget_account(account))
@@ -500,8 +556,10 @@ class EventStore:
     def _reset_all(self) -> dict[str, int]:
         with self._lock:
             live = [doc for row, doc in enumerate(self._batches) if not self._gone[row]]
-            counts = {"batches": len(live), **{kind.plural: sum(doc.get(kind.plural, 0) for doc in live)
-                                               for kind in KINDS.values()}}
+            counts = {
+                "batches": len(live),
+                **{kind.plural: sum(doc.get(kind.plural, 0) for doc in live) for kind in KINDS.values()},
+            }
             for clock in [clock for clock in self._clocks if clock is not None]:  # every account's clock
                 del self._clocks[clock]
             self._log.replace(self._surviving_records())  # first: if it fails, the store is left as it was
@@ -511,8 +569,14 @@ class EventStore:
 
     def _surviving_records(self) -> Iterator[bytes]:
         """What a full reset keeps: the numbering (ids are never reused), accounts, the server's clock."""
-        yield orjson.dumps({"op": "sequence", "next_batch": self._next_batch, "next_event": self._next_event,
-                            "next_records": self._next_record})
+        yield orjson.dumps(
+            {
+                "op": "sequence",
+                "next_batch": self._next_batch,
+                "next_event": self._next_event,
+                "next_records": self._next_record,
+            }
+        )
         for doc in self._accounts.all():
             yield orjson.dumps({"op": "account", **doc})
         for clock, offset in self._clocks.items():
@@ -535,8 +599,7 @@ class EventStore:
         with self._lock:
             return len(self._rows) - self._removed[EVENT.name]
 
-    def events(self, where: EventFilter, limit: int, offset: int, due: Due) -> tuple[
-            list[dict[str, Any]], int]:
+    def events(self, where: EventFilter, limit: int, offset: int, due: Due) -> tuple[list[dict[str, Any]], int]:
         """A page of stored events and the total; each `event` is an orjson.Fragment of the stored bytes,
         spliced into the answer as it is (no parsing and re-encoding of what is only passed on)."""
         with self._lock:
@@ -561,20 +624,24 @@ class EventStore:
             generation, rows = self._generation, self._customer_rows(customer_id, account)
         return self._rendered(generation, rows, lambda row: self._stored_event(row, due))
 
-    def customers(self, account: str | None, limit: int, offset: int) -> tuple[list[tuple[str, list[dict[str, Any]]]],
-                                                                              int]:
+    def customers(
+        self, account: str | None, limit: int, offset: int
+    ) -> tuple[list[tuple[str, list[dict[str, Any]]]], int]:
         """A page of (customer id, its events) for every customer id known from any kind, in first-seen
         order; merged across accounts unless one is given."""
         with self._lock:
             generation = self._generation
             ids, total = self._customers.page(account, limit, offset)
             rows = [self._customer_rows(customer_id, account) for customer_id in ids]
-        page = [(customer_id, self._rendered(generation, mine, self._event_object))
-                for customer_id, mine in zip(ids, rows, strict=True)]
+        page = [
+            (customer_id, self._rendered(generation, mine, self._event_object))
+            for customer_id, mine in zip(ids, rows, strict=True)
+        ]
         return (page, total) if generation == self._generation else ([], 0)
 
-    def batches(self, account: str | None, limit: int, offset: int,
-                kind: str | None = None) -> tuple[list[dict[str, Any]], int]:
+    def batches(
+        self, account: str | None, limit: int, offset: int, kind: str | None = None
+    ) -> tuple[list[dict[str, Any]], int]:
         with self._lock:
             generation, docs, gone = self._generation, self._batches, self._gone
             rows = self._batch_rows_of.get(account, array("l")) if account is not None else range(len(docs))
@@ -586,21 +653,24 @@ class EventStore:
 
     # -- reading the other kinds -----------------------------------------------------------------
 
-    def records(self, kind: Kind, where: RecordFilter, limit: int, offset: int,
-                due: Due) -> tuple[list[dict[str, Any]], int]:
+    def records(
+        self, kind: Kind, where: RecordFilter, limit: int, offset: int, due: Due
+    ) -> tuple[list[dict[str, Any]], int]:
         """A page of stored records of a kind other than events, in receipt order, and the total; each
         record is an orjson.Fragment of the stored bytes."""
         with self._lock:
             generation, table = self._generation, self._tables[kind.name]
             candidates = self._record_candidates(table, kind, where)
-        found = self._scan(generation, candidates, [lambda row: self._record_matches(table, kind, row, where, due)],
-                           limit, offset)
+        found = self._scan(
+            generation, candidates, [lambda row: self._record_matches(table, kind, row, where, due)], limit, offset
+        )
         with self._lock:
             if found is None or generation != self._generation:
                 return [], 0
             rows, total = found
-            return [self._stored_record(kind, row, due, raw=True) for row in rows
-                    if not self._gone[table.batch[row]]], total
+            return [
+                self._stored_record(kind, row, due, raw=True) for row in rows if not self._gone[table.batch[row]]
+            ], total
 
     def record(self, kind: Kind, record_id: str, due: Due) -> dict[str, Any] | None:
         seq = parse_id(record_id, kind.prefix)
@@ -682,15 +752,14 @@ class EventStore:
 
     # -- scanning --------------------------------------------------------------------------------
 
-    def _slices(self, generation: int, rows: Sequence[int], size: int,
-                visit: Callable[[Sequence[int]], None]) -> bool:
+    def _slices(self, generation: int, rows: Sequence[int], size: int, visit: Callable[[Sequence[int]], None]) -> bool:
         """visit(a slice of `size` rows) for all of them, holding the lock for one slice at a time;
         False (and stop) if a full reset came in between: the rows then mean nothing."""
         for start in range(0, len(rows), size):
             with self._lock:
                 if generation != self._generation:
                     return False
-                visit(rows[start:start + size])
+                visit(rows[start : start + size])
             time.sleep(0)  # let a thread waiting for the lock have it: locks are not fair, and this one is free now
         return True
 
@@ -701,12 +770,13 @@ class EventStore:
 
         return self._slices(generation, rows, SCAN_SLICE, visit_slice)
 
-    def _scan(self, generation: int, candidates: Sequence[int], checks: list[Callable[[int], bool]],
-              limit: int, offset: int) -> tuple[list[int], int] | None:
+    def _scan(
+        self, generation: int, candidates: Sequence[int], checks: list[Callable[[int], bool]], limit: int, offset: int
+    ) -> tuple[list[int], int] | None:
         """The rows of `candidates` that pass every check, [offset, offset + limit) of them, and how many
         pass; None if a full reset came in between."""
         if not checks:
-            return list(candidates[offset:offset + limit]), len(candidates)
+            return list(candidates[offset : offset + limit]), len(candidates)
         page: list[int] = []
         total = 0
         passes = checks[0] if len(checks) == 1 else lambda row: all(check(row) for check in checks)
@@ -714,7 +784,7 @@ class EventStore:
         def visit(part: Sequence[int]) -> None:
             nonlocal total
             matched = [row for row in part if passes(row)]
-            page.extend(matched[max(0, offset - total):max(0, offset + limit - total)])
+            page.extend(matched[max(0, offset - total) : max(0, offset + limit - total)])
             total += len(matched)
 
         return (page, total) if self._slices(generation, candidates, SCAN_SLICE, visit) else None
@@ -741,8 +811,9 @@ class EventStore:
         if where.customer_id is not None:
             if where.account is not None:
                 return table.by_customer.get((where.account, where.customer_id), array("l"))
-            return sorted(row for account in table.by_account
-                          for row in table.by_customer.get((account, where.customer_id), ()))
+            return sorted(
+                row for account in table.by_account for row in table.by_customer.get((account, where.customer_id), ())
+            )
         if where.batch_id is not None:
             return self._record_batch_rows(table, kind, where.batch_id)
         if where.account is not None:
@@ -800,12 +871,14 @@ class EventStore:
         if where.account is not None:
             options.append((self._by_account.get(where.account, array("l")), frozenset({"account"})))
         if where.customer_id is not None:
-            options.append((self._customer_rows(where.customer_id, where.account),
-                            frozenset({"customer_id", "account"})))
+            options.append(
+                (self._customer_rows(where.customer_id, where.account), frozenset({"customer_id", "account"}))
+            )
         if where.type is not None:
             code = self._type_codes.get(where.type)
-            options.append((self._by_type.get(code, array("l")) if code is not None else array("l"),
-                            frozenset({"type"})))
+            options.append(
+                (self._by_type.get(code, array("l")) if code is not None else array("l"), frozenset({"type"}))
+            )
         if where.batch_id is not None:
             options.append((self._batch_rows(where.batch_id), frozenset({"batch_id"})))
         if where.purchase_id is not None:  # rows of the same hash: the check still compares the ids
@@ -846,8 +919,12 @@ class EventStore:
             checks.append(lambda row: BATCH_PREFIX + str(batches[rows.batch[row]]["seq"]) == where.batch_id)
         if where.purchase_id is not None:
             wanted = _hash(where.purchase_id)
-            checks.append(lambda row: rows.purchase_hash[row] == wanted
-                          and event_attributes(self._event_object(row))[1] == where.purchase_id)
+            checks.append(
+                lambda row: (
+                    rows.purchase_hash[row] == wanted
+                    and event_attributes(self._event_object(row))[1] == where.purchase_id
+                )
+            )
         if where.status is not None:
             checks.append(_same_status_by_batch(rows.batch, batches, due, where.status))
         if where.duplicates is not None and "duplicates" not in covered:
@@ -905,8 +982,10 @@ MAX_TIME = 253_402_300_800  # 10000-01-01T00:00:00Z
 
 
 def _whole(value: Any, name: str) -> int:
-    _require(isinstance(value, int) and not isinstance(value, bool) and 1 <= value < MAX_NUMBER,
-             f"{name} must be a whole number from 1 to 2**53, got {str(value)[:32]!r}")
+    _require(
+        isinstance(value, int) and not isinstance(value, bool) and 1 <= value < MAX_NUMBER,
+        f"{name} must be a whole number from 1 to 2**53, got {str(value)[:32]!r}",
+    )
     return int(value)
 
 
@@ -921,8 +1000,9 @@ def _event_status(doc: dict[str, Any], due: Due) -> str:
     return PROCESSED if due(doc["account"], doc["at"]) else QUEUED
 
 
-def _same_status_by_batch(batch_of: array[int], batches: list[dict[str, Any]], due: Due,
-                          status: str) -> Callable[[int], bool]:
+def _same_status_by_batch(
+    batch_of: array[int], batches: list[dict[str, Any]], due: Due, status: str
+) -> Callable[[int], bool]:
     """Whether an event row has `status`, worked out once per batch: a batch's events are adjacent
     rows and share its status."""
     last_batch, last_answer = -1, False

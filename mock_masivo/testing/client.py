@@ -129,8 +129,9 @@ class MockMasivoClient:
 
     # -- assertions ------------------------------------------------------------------------------
 
-    def assert_received(self, customer_id: str | None = None, count: int | None = None,
-                        **filters: Any) -> list[dict[str, Any]]:
+    def assert_received(
+        self, customer_id: str | None = None, count: int | None = None, **filters: Any
+    ) -> list[dict[str, Any]]:
         """Assert that matching events arrived (exactly `count` of them when given); returns them."""
         if customer_id is not None:
             filters["customer_id"] = customer_id
@@ -138,15 +139,17 @@ class MockMasivoClient:
         if (count is None and matched) or (count is not None and len(matched) == count):
             return matched
         wanted = f"{count} event(s)" if count is not None else "at least one event"
-        raise AssertionError(f"expected {wanted} matching {_describe(filters)}, found {len(matched)}.\n"
-                             + self._what_arrived())
+        raise AssertionError(
+            f"expected {wanted} matching {_describe(filters)}, found {len(matched)}.\n" + self._what_arrived()
+        )
 
     def assert_no_rejections(self) -> None:
         """Assert that no call to a Masivo route was answered with an error (4xx or 5xx)."""
         rejected = [entry for entry in self.requests() if _rejected(entry)]
         if rejected:
-            raise AssertionError(f"{len(rejected)} request(s) were rejected:\n"
-                                 + "\n".join(_rejection_text(entry) for entry in rejected))
+            raise AssertionError(
+                f"{len(rejected)} request(s) were rejected:\n" + "\n".join(_rejection_text(entry) for entry in rejected)
+            )
 
     def wait_for_events(self, count: int, timeout: float = 5.0, **filters: Any) -> list[dict[str, Any]]:
         """Poll until at least `count` matching events arrived (for code that sends from other threads)."""
@@ -156,8 +159,10 @@ class MockMasivoClient:
             if len(matched) >= count:
                 return matched
             if time.monotonic() >= deadline:
-                raise AssertionError(f"waited {timeout:g} s for {count} event(s) matching {_describe(filters)}, "
-                                     f"found {len(matched)}.\n" + self._what_arrived())
+                raise AssertionError(
+                    f"waited {timeout:g} s for {count} event(s) matching {_describe(filters)}, "
+                    f"found {len(matched)}.\n" + self._what_arrived()
+                )
             time.sleep(POLL_SECONDS)
 
     def _what_arrived(self) -> str:
@@ -180,8 +185,10 @@ class MockMasivoClient:
     def _all(self, path: str, filters: dict[str, Any]) -> list[dict[str, Any]]:
         unknown = sorted(set(filters) - FILTERS[path])
         if unknown:  # a misspelled filter would otherwise be refused by the server as an HTTP error
-            raise TypeError(f"unknown filter {unknown[0]!r} for {path}: the filters are "
-                            f"{', '.join(sorted(FILTERS[path])) or 'none'}")
+            raise TypeError(
+                f"unknown filter {unknown[0]!r} for {path}: the filters are "
+                f"{', '.join(sorted(FILTERS[path])) or 'none'}"
+            )
         given = {name: value for name, value in filters.items() if value is not None}
         items: list[dict[str, Any]] = []
         while True:
@@ -224,8 +231,9 @@ def _ssl_context() -> ssl.SSLContext:
 
 def _json(response: httpx.Response) -> dict[str, Any]:
     if response.status_code >= 400:
-        raise AssertionError(f"{response.request.method} {response.request.url} -> {response.status_code}: "
-                             f"{response.text[:500]}")
+        raise AssertionError(
+            f"{response.request.method} {response.request.url} -> {response.status_code}: {response.text[:500]}"
+        )
     body: dict[str, Any] = response.json()
     return body
 

@@ -32,13 +32,20 @@ MARKER = "masivo"
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("mock-masivo")
-    group.addoption("--masivo-url", default=None, metavar="URL",
-                    help=f"use an already running mock-masivo at URL instead of starting one (or ${URL_ENV})")
+    group.addoption(
+        "--masivo-url",
+        default=None,
+        metavar="URL",
+        help=f"use an already running mock-masivo at URL instead of starting one (or ${URL_ENV})",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", f"{MARKER}(**settings): run this test against its own mock-masivo server "
-                                       "started with these Settings fields (e.g. strict=True, token_ttl=60)")
+    config.addinivalue_line(
+        "markers",
+        f"{MARKER}(**settings): run this test against its own mock-masivo server "
+        "started with these Settings fields (e.g. strict=True, token_ttl=60)",
+    )
 
 
 @pytest.fixture(scope="session")

@@ -41,9 +41,9 @@ POLL_SECONDS = 0.005
 class MockMasivoServer:
     """A running mock on loopback for tests and scripts; memory store and a free port by default.
 
-        with MockMasivoServer() as server:
-            requests.post(server.base_url + "/customers/migrate/events", ...)
-            assert server.client.events()
+    with MockMasivoServer() as server:
+        requests.post(server.base_url + "/customers/migrate/events", ...)
+        assert server.client.events()
     """
 
     def __init__(self, settings: Settings | None = None) -> None:
@@ -113,8 +113,9 @@ class MockMasivoServer:
         self._server = uvicorn.Server(uvicorn_config(self.app, self.settings, log_config=None))
         self._port = sock.getsockname()[1]
         self._failure = None
-        self._thread = threading.Thread(target=self._serve, args=(self._server, sock),
-                                        name=f"mock-masivo:{self._port}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._serve, args=(self._server, sock), name=f"mock-masivo:{self._port}", daemon=True
+        )
         self._thread.start()
 
     def _serve(self, server: uvicorn.Server, sock: socket.socket) -> None:
@@ -130,8 +131,10 @@ class MockMasivoServer:
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
         while not self._server.started:
             if not self._thread.is_alive():
-                raise ServerStartError(f"mock-masivo exited during start-up ({self._failure!r}); "
-                                       "uvicorn logs the cause on the 'uvicorn.error' logger")
+                raise ServerStartError(
+                    f"mock-masivo exited during start-up ({self._failure!r}); "
+                    "uvicorn logs the cause on the 'uvicorn.error' logger"
+                )
             if time.monotonic() > deadline:
                 raise ServerStartError(f"mock-masivo did not start within {START_TIMEOUT_SECONDS:g} s")
             time.sleep(POLL_SECONDS)
@@ -162,8 +165,9 @@ class MockMasivoServer:
     def __enter__(self) -> MockMasivoServer:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 traceback: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
         self.stop()
 
     def __repr__(self) -> str:

@@ -60,8 +60,7 @@ class MockMasivoApp(Starlette):
             del state[RAW_SEND]
 
 
-def create_app(settings: Settings | None = None, store: EventStore | None = None, *,
-               served: bool = False) -> Starlette:
+def create_app(settings: Settings | None = None, store: EventStore | None = None, *, served: bool = False) -> Starlette:
     """The ASGI app. Opens (and later closes) its own store unless one is given. `served`: on a socket
     (serve, MockMasivoServer), so the Host check applies; in process (an ASGI transport) no other
     web page can reach it, and the client's base URL may name any host."""
@@ -88,8 +87,11 @@ def create_app(settings: Settings | None = None, store: EventStore | None = None
     # A trailing slash is a 404 like any unknown path (redirect_slashes=False): a redirect would not
     # carry a POST's body, and an id ending in an encoded "/" would be redirected to another id.
     app = MockMasivoApp(
-        guard=SiteGuard(found.settings, check_host=served), routes=routes, lifespan=lifespan,
-        exception_handlers={MockError: _mock_error, HTTPException: _http_error, Exception: _unexpected_error})
+        guard=SiteGuard(found.settings, check_host=served),
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={MockError: _mock_error, HTTPException: _http_error, Exception: _unexpected_error},
+    )
     app.state.services = found
     return app
 
@@ -101,8 +103,12 @@ def _masivo_routes(found: Services, migrations: dict[str, masivo.MigrateBatch]) 
         *(Route(path, migrate, methods=["POST"], middleware=wrapped) for path, migrate in migrations.items()),
         # One path segment (no :path): GET /customers/migrate/events must stay a 405 of the route above.
         RawSegmentRoute("/customers/{customer_id}", masivo.get_customer, methods=["GET"], middleware=wrapped),
-        RawSegmentRoute("/customers/{customer_id}/transactions", masivo.get_customer_transactions, methods=["GET"],
-                        middleware=wrapped),
+        RawSegmentRoute(
+            "/customers/{customer_id}/transactions",
+            masivo.get_customer_transactions,
+            methods=["GET"],
+            middleware=wrapped,
+        ),
     ]
 
 

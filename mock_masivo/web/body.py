@@ -66,8 +66,9 @@ class LateBodies:
     SWEEP_SECONDS = 0.1
 
     def __init__(self) -> None:
-        self._waiting: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[asyncio.Task[Any], float]] = \
+        self._waiting: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[asyncio.Task[Any], float]] = (
             weakref.WeakKeyDictionary()
+        )
         self._late: set[asyncio.Task[Any]] = set()
 
     async def read(self, receive: Receive, limit: int, timeout: float) -> bytes:
@@ -88,8 +89,9 @@ class LateBodies:
             if task not in self._late:
                 raise
             task.uncancel()
-            raise RequestTimeout(f"the body did not arrive within {timeout:g} s (plus 1 s per "
-                                 f"{MIN_BODY_RATE // 1024} KiB received)") from None
+            raise RequestTimeout(
+                f"the body did not arrive within {timeout:g} s (plus 1 s per {MIN_BODY_RATE // 1024} KiB received)"
+            ) from None
         finally:
             del waiting[task]
             self._late.discard(task)

@@ -43,23 +43,36 @@ class SiteGuard:
         is first given its plain path, so that routing sees what the client meant)."""
         seen = _read_headers(scope["headers"])
         if seen.size > MAX_HEADER_BYTES:
-            return _refuse(431, "Request headers too large", f"the request's headers take {seen.size} bytes; at "
-                           f"most {MAX_HEADER_BYTES} are read")
+            return _refuse(
+                431,
+                "Request headers too large",
+                f"the request's headers take {seen.size} bytes; at most {MAX_HEADER_BYTES} are read",
+            )
         if seen.framings == 3:
-            return _refuse(400, "Ambiguous framing", "the request has both Content-Length and Transfer-Encoding; "
-                                                     "send one (RFC 9112 section 6.1). The connection is closed.")
+            return _refuse(
+                400,
+                "Ambiguous framing",
+                "the request has both Content-Length and Transfer-Encoding; "
+                "send one (RFC 9112 section 6.1). The connection is closed.",
+            )
         host = _absolute_form_authority(scope) or seen.host
         if self.check_host and host is not None and not self.allows(host.decode("latin-1")):
-            return _refuse(400, "Host not allowed",
-                           f"this server does not answer to the name in Host: {host.decode('latin-1')[:100]!r}; "
-                           "add it with --allowed-host or MOCK_MASIVO_ALLOWED_HOST (e.g. a docker-compose "
-                           "service name)")
+            return _refuse(
+                400,
+                "Host not allowed",
+                f"this server does not answer to the name in Host: {host.decode('latin-1')[:100]!r}; "
+                "add it with --allowed-host or MOCK_MASIVO_ALLOWED_HOST (e.g. a docker-compose "
+                "service name)",
+            )
         if scope["method"] in SAFE_METHODS or not scope["path"].startswith("/_mock"):
             return None
         if seen.site in CROSS_SITE or (seen.origin is not None and not _same_origin(seen.origin, host)):
-            return _refuse(403, "Cross-site request refused",
-                           "a page of another site or origin may not change this server's state; call /_mock "
-                           "from your tests, scripts or the server's own page (/_mock/ui)")
+            return _refuse(
+                403,
+                "Cross-site request refused",
+                "a page of another site or origin may not change this server's state; call /_mock "
+                "from your tests, scripts or the server's own page (/_mock/ui)",
+            )
         return None
 
     def allows(self, host: str) -> bool:

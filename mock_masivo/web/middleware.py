@@ -58,15 +58,23 @@ class MasivoMiddleware:
         finally:
             duration_ms = round((time.perf_counter() - started) * 1000, 3)
             found = self.services
-            call = found.requests.record(found.clock.now(), scope["method"], scope["path"], status or None, noted,
-                                         duration_ms, scope["headers"])
+            call = found.requests.record(
+                found.clock.now(), scope["method"], scope["path"], status or None, noted, duration_ms, scope["headers"]
+            )
             route = scope.get("route")
             found.report.add(call, endpoint_of(scope["method"], route.path if route is not None else scope["path"]))
             if noted.errors:  # a person watching the console sees why, not only "422"
                 first = noted.errors[0]
                 more = f" (and {len(noted.errors) - 1} more)" if len(noted.errors) > 1 else ""
-                log.info("refused %s %s with %s: %s: %s%s", scope["method"], scope["path"], status,
-                         first["path"] or "(body)", first["message"], more)
+                log.info(
+                    "refused %s %s with %s: %s: %s%s",
+                    scope["method"],
+                    scope["path"],
+                    status,
+                    first["path"] or "(body)",
+                    first["message"],
+                    more,
+                )
             noted.keep_first()  # after the report counted them all
 
     async def _delay_or_fault(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -94,6 +102,7 @@ class MasivoMiddleware:
             drop_connection(scope)
         else:
             await self.app(scope, receive, send)
+
 
 async def _discard(message: Message) -> None:
     del message

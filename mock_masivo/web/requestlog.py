@@ -74,11 +74,19 @@ class Call:
     headers: Sequence[tuple[bytes, bytes]] = NO_ITEMS  # as received: the ASGI scope's list, not a copy
 
     def as_dict(self) -> dict[str, Any]:
-        shown: dict[str, Any] = {"id": f"req_{self.number}", "at": iso_time(self.at), "method": self.method,
-                                 "path": self.path, "status": self.status, "account": self.facts.account,
-                                 "batch_id": self.facts.batch_id, "errors": list(self.facts.errors),
-                                 "warnings": list(self.facts.warnings), "fault": self.facts.fault,
-                                 "duration_ms": self.duration_ms}
+        shown: dict[str, Any] = {
+            "id": f"req_{self.number}",
+            "at": iso_time(self.at),
+            "method": self.method,
+            "path": self.path,
+            "status": self.status,
+            "account": self.facts.account,
+            "batch_id": self.facts.batch_id,
+            "errors": list(self.facts.errors),
+            "warnings": list(self.facts.warnings),
+            "fault": self.facts.fault,
+            "duration_ms": self.duration_ms,
+        }
         for name, total in (("errors", self.facts.errors_total), ("warnings", self.facts.warnings_total)):
             if total > len(shown[name]):
                 shown[f"{name}_total"] = total  # only the first KEPT_ITEMS are kept
@@ -87,11 +95,15 @@ class Call:
     def in_full(self) -> dict[str, Any]:
         """as_dict, with the request's headers (credentials masked) and a refused call's body."""
         body = self.facts.body
-        return {**self.as_dict(),
-                "headers": [[name.decode("latin-1"), "***" if name in MASKED_HEADERS else value.decode("latin-1")]
-                            for name, value in self.headers],
-                "body": None if body is None else body.decode("utf-8", "replace"),
-                "body_truncated": body is not None and len(body) == KEPT_BODY_BYTES}
+        return {
+            **self.as_dict(),
+            "headers": [
+                [name.decode("latin-1"), "***" if name in MASKED_HEADERS else value.decode("latin-1")]
+                for name, value in self.headers
+            ],
+            "body": None if body is None else body.decode("utf-8", "replace"),
+            "body_truncated": body is not None and len(body) == KEPT_BODY_BYTES,
+        }
 
 
 class RequestLog:
@@ -103,8 +115,16 @@ class RequestLog:
         self._bodies: deque[Call] = deque()  # calls that keep a body, oldest first
         self._body_bytes = 0
 
-    def record(self, at: float, method: str, path: str, status: int | None, noted: CallFacts,
-               duration_ms: float, headers: Sequence[tuple[bytes, bytes]] = NO_ITEMS) -> Call:
+    def record(
+        self,
+        at: float,
+        method: str,
+        path: str,
+        status: int | None,
+        noted: CallFacts,
+        duration_ms: float,
+        headers: Sequence[tuple[bytes, bytes]] = NO_ITEMS,
+    ) -> Call:
         with self._lock:
             call = Call(next(self._numbers), at, method, path, status, noted, duration_ms, headers)
             if len(self._calls) == self._calls.maxlen and self._calls[0].facts.body is not None:
@@ -131,8 +151,9 @@ class RequestLog:
     def calls(self, account: str | None = None, status: int | None = None) -> list[Call]:
         """Matching calls, oldest first."""
         with self._lock:
-            return [call for call in self._calls
-                    if account in (None, call.facts.account) and status in (None, call.status)]
+            return [
+                call for call in self._calls if account in (None, call.facts.account) and status in (None, call.status)
+            ]
 
     def clear(self, account: str | None = None) -> int:
         with self._lock:

@@ -44,5 +44,6 @@ def fault_response(rule: FaultRule) -> JSONResponse:
 
 
 def internal_error_response(exc: Exception) -> JSONResponse:
-    return JSONResponse({"error": "Internal error", "details": f"{type(exc).__name__}; see the server log"},
-                        status_code=500)
+    return JSONResponse(
+        {"error": "Internal error", "details": f"{type(exc).__name__}; see the server log"}, status_code=500
+    )

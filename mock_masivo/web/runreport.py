@@ -63,8 +63,9 @@ class AccountRequests:
                 key = OTHER
             group = self.violations.get(key)
             if group is None:
-                group = self.violations[key] = ViolationGroup(error["message"] if key != OTHER else
-                                                              f"more than {MAX_GROUPS} different violations")
+                group = self.violations[key] = ViolationGroup(
+                    error["message"] if key != OTHER else f"more than {MAX_GROUPS} different violations"
+                )
             group.count += 1
             if key not in seen:
                 seen.add(key)
@@ -105,7 +106,7 @@ class RunReport:
 def endpoint_of(method: str, route_path: str) -> str:
     """A call's endpoint as the report names it: `POST /customers/migrate`, the same under Masivo's base path."""
     if route_path.startswith(MASIVO_BASE_PATH + "/"):
-        route_path = route_path[len(MASIVO_BASE_PATH):]
+        route_path = route_path[len(MASIVO_BASE_PATH) :]
     return f"{method} {route_path}"
 
 
@@ -127,11 +128,22 @@ def _render(parts: list[AccountRequests]) -> dict[str, Any]:
     ordered = sorted(violations.items(), key=lambda item: (-item[1].count, item[0]))
     return {
         "requests": {"total": sum(part.total for part in parts), "by_status": dict(sorted(by_status.items()))},
-        "violations": [{"endpoint": endpoint, "rule": rule, "path": path, "message": group.message,
-                        "count": group.count, "requests": group.requests, "examples": group.examples}
-                       for (endpoint, rule, path), group in ordered],
-        "timeline": [{"minute": _minute(minute), "accepted": accepted, "refused": refused}
-                     for minute, (accepted, refused) in sorted(timeline.items())],
+        "violations": [
+            {
+                "endpoint": endpoint,
+                "rule": rule,
+                "path": path,
+                "message": group.message,
+                "count": group.count,
+                "requests": group.requests,
+                "examples": group.examples,
+            }
+            for (endpoint, rule, path), group in ordered
+        ],
+        "timeline": [
+            {"minute": _minute(minute), "accepted": accepted, "refused": refused}
+            for minute, (accepted, refused) in sorted(timeline.items())
+        ],
     }
 
 

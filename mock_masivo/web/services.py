@@ -55,8 +55,16 @@ class Services:
         clock = Clock()
         clock.restore(store.clock_offsets())
         requests = RequestLog(settings.request_log_size, settings.refused_bodies_bytes)
-        return cls(settings, store, auth, BatchChecker(settings.strict, settings.parse_workers), owns_store,
-                   requests, RateLimiter(settings.rate_limit), clock)
+        return cls(
+            settings,
+            store,
+            auth,
+            BatchChecker(settings.strict, settings.parse_workers),
+            owns_store,
+            requests,
+            RateLimiter(settings.rate_limit),
+            clock,
+        )
 
     def due(self, account: str, at: float) -> bool:
         """Whether a record the account accepted at `at` has been processed (Backend.due)."""

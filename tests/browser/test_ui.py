@@ -20,15 +20,23 @@ from mock_masivo.config import Settings
 
 CHROMIUM = os.environ.get("MOCK_MASIVO_CHROMIUM", "/usr/bin/chromium")
 # Without the background-networking flags Chromium keeps trying to reach Google's hosts.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
-HOSTILE = '<img src=x onerror=alert(1)><script>alert(2)</script>"\'&amp;'
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+HOSTILE = "<img src=x onerror=alert(1)><script>alert(2)</script>\"'&amp;"
 
 if not Path(CHROMIUM).exists():
     if os.environ.get("MOCK_MASIVO_REQUIRE_BROWSER"):
         pytest.fail(f"no Chromium at {CHROMIUM} (MOCK_MASIVO_CHROMIUM) and MOCK_MASIVO_REQUIRE_BROWSER is set")
-    pytest.skip(f"no Chromium at {CHROMIUM}: install Debian's chromium or set MOCK_MASIVO_CHROMIUM",
-                allow_module_level=True)
+    pytest.skip(
+        f"no Chromium at {CHROMIUM}: install Debian's chromium or set MOCK_MASIVO_CHROMIUM", allow_module_level=True
+    )
 sync_api = pytest.importorskip("playwright.sync_api")
 
 
@@ -52,6 +60,7 @@ def page(browser: Any, served: MockMasivoServer) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 1300, "height": 900})
     opened = context.new_page()
     trouble: list[str] = []
+
     def refuse(dialog: Any) -> None:
         trouble.append(f"dialog: {dialog.message}")
         dialog.dismiss()
@@ -70,18 +79,31 @@ def visit(page: Any, server: MockMasivoServer, fragment: str = "") -> None:
 
 
 def seed_hostile(http: httpx.Client) -> None:
-    assert http.post(CUSTOMERS_PATH, json=profiles_body(profile(HOSTILE, name=HOSTILE, email="h@example.com")),
-                     headers=JSON_AUTH).status_code == 201
-    assert post_events(http, {"customers": [{"id": HOSTILE, "events": [event(1, metadata={"n": HOSTILE})]}]}
-                       ).status_code == 201
+    assert (
+        http.post(
+            CUSTOMERS_PATH, json=profiles_body(profile(HOSTILE, name=HOSTILE, email="h@example.com")), headers=JSON_AUTH
+        ).status_code
+        == 201
+    )
+    assert (
+        post_events(http, {"customers": [{"id": HOSTILE, "events": [event(1, metadata={"n": HOSTILE})]}]}).status_code
+        == 201
+    )
     assert post_events(http, with_change(body(), "/customers/0/events/0/issued_at", HOSTILE)).status_code == 422
 
 
 def test_hostile_values_show_as_text_on_every_view(page: Any, served: MockMasivoServer, tmp_path: Path) -> None:
     with client_for(served.url) as http:
         seed_hostile(http)
-    for fragment in ("", "#requests", "#requests/req_3", "#customers", f"#customers/{quote(HOSTILE, safe='')}",
-                     "#batches", "#batches/bat_1"):
+    for fragment in (
+        "",
+        "#requests",
+        "#requests/req_3",
+        "#customers",
+        f"#customers/{quote(HOSTILE, safe='')}",
+        "#batches",
+        "#batches/bat_1",
+    ):
         visit(page, served, fragment)
         page.wait_for_timeout(300)
         assert page.locator("main img, main script, main iframe").count() == 0, fragment
@@ -99,12 +121,15 @@ def test_a_refused_body_marks_each_violation_where_it_sits(page: Any, served: Mo
     visit(page, served, "#requests/req_1")
     marked = page.locator(".line.bad")
     assert [marked.nth(i).get_attribute("data-pointer") for i in range(marked.count())] == [
-        "/customers/0/events/1/order/value", "/customers/1/events/0/issued_at"]
+        "/customers/0/events/1/order/value",
+        "/customers/1/events/0/issued_at",
+    ]
     assert marked.nth(1).inner_text().strip() == '"issued_at": "yesterday",'
     notes = page.locator(".note")
     assert [notes.nth(i).inner_text() for i in range(notes.count())] == [
         "/customers/0/events/1/order/value: must be number, got string",
-        "/customers/1/events/0/issued_at: must be a valid date-time (RFC 3339, e.g. 2023-11-07T05:31:56Z)"]
+        "/customers/1/events/0/issued_at: must be a valid date-time (RFC 3339, e.g. 2023-11-07T05:31:56Z)",
+    ]
 
 
 def test_a_missing_member_is_marked_on_its_parent(page: Any, served: MockMasivoServer) -> None:
@@ -130,8 +155,12 @@ def test_new_requests_appear_within_two_seconds_without_reloading(page: Any, ser
 def test_the_account_selector_shows_one_accounts_data(page: Any, served: MockMasivoServer) -> None:
     with client_for(served.url) as http:
         ana = http.post("/_mock/accounts").json()["data"]
-        assert post_events(http, body(), headers={"Authorization": f"Bearer {ana['token']}",
-                                                  "Content-Type": "application/json"}).status_code == 201
+        assert (
+            post_events(
+                http, body(), headers={"Authorization": f"Bearer {ana['token']}", "Content-Type": "application/json"}
+            ).status_code
+            == 201
+        )
         assert post_events(http, body()).status_code == 201
     visit(page, served, "#batches")
     page.wait_for_selector(f'#account option[value="{ana["id"]}"]', state="attached", timeout=3000)
@@ -155,11 +184,14 @@ def test_the_page_is_locked_down_and_a_browser_at_the_root_is_sent_to_it(served:
         assert http.get("/").status_code == 404  # an API client keeps its 404
 
 
-
 def test_customers_are_found_by_id_or_by_email(page: Any, served: MockMasivoServer) -> None:
     with client_for(served.url) as http:
-        assert http.post(CUSTOMERS_PATH, json=profiles_body(profile("ana", email="Ana@Example.com")),
-                         headers=JSON_AUTH).status_code == 201
+        assert (
+            http.post(
+                CUSTOMERS_PATH, json=profiles_body(profile("ana", email="Ana@Example.com")), headers=JSON_AUTH
+            ).status_code
+            == 201
+        )
     visit(page, served, "#customers")
     page.fill("#customer-search", "ana")
     page.press("#customer-search", "Enter")

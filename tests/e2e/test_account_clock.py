@@ -39,8 +39,10 @@ def test_moving_one_accounts_clock_moves_no_other(http: httpx.Client) -> None:
 
 def test_a_token_expires_on_its_own_accounts_clock(http: httpx.Client) -> None:
     ana, bea = new_account(http), new_account(http)
-    tokens = {who["id"]: http.get("/auth/authorize", headers={"x-api-key": who["api_key"]}).json()["data"]
-              for who in (ana, bea)}
+    tokens = {
+        who["id"]: http.get("/auth/authorize", headers={"x-api-key": who["api_key"]}).json()["data"]
+        for who in (ana, bea)
+    }
     http.post("/_mock/clock", params={"account": ana["id"]}, json={"advance": 3601})
 
     def status(account: str) -> int:
@@ -85,8 +87,13 @@ def test_to_moves_forward_to_an_instant_and_never_back(http: httpx.Client) -> No
 def test_to_must_be_a_date_time_with_a_zone(http: httpx.Client, instant: Any) -> None:
     refused = http.post("/_mock/clock", json={"to": instant})
     assert refused.status_code == 422
-    assert refused.json()["errors"] == [{"path": "/to", "rule": "format", "message":
-                                         "must be an RFC 3339 date-time with a time zone, e.g. 2027-01-01T00:00:00Z"}]
+    assert refused.json()["errors"] == [
+        {
+            "path": "/to",
+            "rule": "format",
+            "message": "must be an RFC 3339 date-time with a time zone, e.g. 2027-01-01T00:00:00Z",
+        }
+    ]
     assert clock(http)["offset"] == 0
 
 
@@ -116,7 +123,10 @@ def test_clocks_survive_a_restart_and_an_accounts_reset_clock_stays_reset(make_s
     second: MockMasivoServer = make_server(data=data)
     with client_for(second.url) as http:
         assert (clock(http)["offset"], clock(http, ana["id"])["offset"], clock(http, bea["id"])["offset"]) == (
-            100, 150, 100)
+            100,
+            150,
+            100,
+        )
         headers = {**JSON_AUTH, "Authorization": f"Bearer {token}"}  # issued at the account's time: still valid
         assert http.post(MIGRATE, json=body(), headers=headers).status_code == 201
 
@@ -137,6 +147,7 @@ def test_no_clock_may_come_within_a_year_of_9999(http: httpx.Client) -> None:
 def test_a_negative_advance_is_refused_as_below_the_minimum(http: httpx.Client) -> None:
     refused = http.post("/_mock/clock", json={"advance": -5})
     assert refused.status_code == 422
-    assert refused.json()["errors"] == [{"path": "/advance", "rule": "minimum",
-                                         "message": "must be 0 or more, got -5: the clock only moves forward"}]
+    assert refused.json()["errors"] == [
+        {"path": "/advance", "rule": "minimum", "message": "must be 0 or more, got -5: the clock only moves forward"}
+    ]
     assert http.post("/_mock/clock", json={"advance": 0}).status_code == 200

@@ -33,8 +33,9 @@ def secret(running: MockMasivoServer) -> bytes:
 
 
 def post_with(client: httpx.Client, headers: list[tuple[str, Any]], **params: str) -> httpx.Response:
-    return client.post(MIGRATE, content=VALID_BODY, params=params,
-                       headers=[("Content-Type", "application/json"), *headers])
+    return client.post(
+        MIGRATE, content=VALID_BODY, params=params, headers=[("Content-Type", "application/json"), *headers]
+    )
 
 
 def assert_unauthorized(response: httpx.Response, challenge: str) -> None:
@@ -79,7 +80,8 @@ HEADER_CASES = [
 
 @pytest.mark.parametrize(("headers", "challenge"), HEADER_CASES)
 def test_migrate_events_refuses_bad_authorization_header(
-        api: httpx.Client, headers: list[tuple[str, Any]], challenge: str) -> None:
+    api: httpx.Client, headers: list[tuple[str, Any]], challenge: str
+) -> None:
     before = stored(api)
     assert_unauthorized(post_with(api, headers), challenge)
     assert stored(api) == before
@@ -108,6 +110,7 @@ def test_authorization_value_of_20_kb_is_refused(api: httpx.Client) -> None:
 
 
 # --- A11-A14: JWTs -----------------------------------------------------------------------------------
+
 
 def segment(value: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()

@@ -27,8 +27,11 @@ def batch(*events_per_customer: int) -> dict[str, Any]:
 
 
 def post(client: httpx.Client, payload: Any, token: str = "mock-token") -> httpx.Response:
-    return client.post(MIGRATE, content=json.dumps(payload).encode(),
-                       headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    return client.post(
+        MIGRATE,
+        content=json.dumps(payload).encode(),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
 
 
 def where(response: httpx.Response) -> list[tuple[str, str]]:
@@ -67,18 +70,28 @@ REFUSED = [
     pytest.param(batch(), [("/customers", "minItems")], id="B5-no-customers"),
     pytest.param(batch(0), [("/customers/0/events", "minItems")], id="B6-customer-without-events"),
     pytest.param(batch(1, 0, 1), [("/customers/1/events", "minItems")], id="B6-middle-customer-without-events"),
-    pytest.param(with_change(batch(*[1] * 1000), "/customers/500/id", ""), [("/customers/500/id", "minLength")],
-                 id="B8-one-bad-customer-among-999"),
-    pytest.param(with_change(batch(*[1] * 1000), "/customers/999/events/0/issued_at", "later"),
-                 [("/customers/999/events/0/issued_at", "format")], id="B8-last-customer-bad"),
-    pytest.param(with_change(batch(400, 400, 200), "/customers/2/events/199/fulfilled", None),
-                 [("/customers/2/events/199/fulfilled", "type")], id="B8-last-event-of-1000-bad"),
+    pytest.param(
+        with_change(batch(*[1] * 1000), "/customers/500/id", ""),
+        [("/customers/500/id", "minLength")],
+        id="B8-one-bad-customer-among-999",
+    ),
+    pytest.param(
+        with_change(batch(*[1] * 1000), "/customers/999/events/0/issued_at", "later"),
+        [("/customers/999/events/0/issued_at", "format")],
+        id="B8-last-customer-bad",
+    ),
+    pytest.param(
+        with_change(batch(400, 400, 200), "/customers/2/events/199/fulfilled", None),
+        [("/customers/2/events/199/fulfilled", "type")],
+        id="B8-last-event-of-1000-bad",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("payload", "expected"), REFUSED)
-def test_batch_breaking_a_rule_is_422_and_stores_nothing(api: httpx.Client, payload: dict[str, Any],
-                                                         expected: list[tuple[str, str]]) -> None:
+def test_batch_breaking_a_rule_is_422_and_stores_nothing(
+    api: httpx.Client, payload: dict[str, Any], expected: list[tuple[str, str]]
+) -> None:
     before = stored(api)
     assert where(post(api, payload)) == expected
     assert stored(api) == before

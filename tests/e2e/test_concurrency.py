@@ -39,8 +39,10 @@ def counted_batch(tag: str, rng: random.Random) -> tuple[list[dict[str, Any]], i
     """Customers of a valid batch whose ids all hold `tag` and the batch's event count."""
     sizes = [rng.randint(1, 3) for _ in range(rng.randint(1, 4))]
     total = sum(sizes)
-    customers = [{"id": f"{tag}-e{total}-c{index}", "events": [event(n) for n in range(size)]}
-                 for index, size in enumerate(sizes)]
+    customers = [
+        {"id": f"{tag}-e{total}-c{index}", "events": [event(n) for n in range(size)]}
+        for index, size in enumerate(sizes)
+    ]
     return customers, total
 
 
@@ -166,8 +168,7 @@ def check_reset_split(run: Run, stored: set[str], reset: dict[str, int], sent: f
 
 
 @pytest.mark.parametrize("storage", ["memory", "data dir"])
-def test_writers_readers_and_a_reset_never_see_or_leave_a_partial_batch(make_server: StartServer,
-                                                                        storage: str) -> None:
+def test_writers_readers_and_a_reset_never_see_or_leave_a_partial_batch(make_server: StartServer, storage: str) -> None:
     server = make_server(memory=True) if storage == "memory" else make_server()
     run, rng = Run(), random.Random()
     reset, sent, answered = run_threads(server.url, run, rng)
@@ -188,6 +189,7 @@ def test_writers_readers_and_a_reset_never_see_or_leave_a_partial_batch(make_ser
 
 
 # -- the store's own threads, without HTTP ------------------------------------------------------------
+
 
 def processed(_account: str, _at: float) -> bool:
     return True

@@ -23,6 +23,7 @@ from processes import ServerProcess, fetch_all
 
 # -- writers ----------------------------------------------------------------------------------------
 
+
 @dataclass
 class Ledger:
     """What the writers sent (tag -> event count) and which batches were acknowledged (batch id -> tag)."""
@@ -108,9 +109,14 @@ def run_kill_loop(tmp_path: Path, rounds: int, writers: int, max_customers: int,
     for round_number in range(rounds):
         with ServerProcess(data) as server:
             check_store(server.url, ledger)
-            threads = [threading.Thread(target=write_until_failure, daemon=True,
-                                        args=(server.url, f"r{round_number}-w{w}", ledger, rng.random(), max_customers))
-                       for w in range(writers)]
+            threads = [
+                threading.Thread(
+                    target=write_until_failure,
+                    daemon=True,
+                    args=(server.url, f"r{round_number}-w{w}", ledger, rng.random(), max_customers),
+                )
+                for w in range(writers)
+            ]
             for thread in threads:
                 thread.start()
             wait_for_acks(ledger, ledger.acks() + rng.randint(1, 12 * writers))

@@ -33,8 +33,9 @@ def journal_fd(server: MockMasivoServer) -> int:
     return fd
 
 
-def fail_journal_call(monkeypatch: pytest.MonkeyPatch, server: MockMasivoServer, name: str, error: int,
-                      times: int | None = 1) -> None:
+def fail_journal_call(
+    monkeypatch: pytest.MonkeyPatch, server: MockMasivoServer, name: str, error: int, times: int | None = 1
+) -> None:
     """os.<name> fails with `error` on the journal's fd, `times` times (None: until undone); a failing write
     first writes part of its data, as a filling disk does."""
     real, left = getattr(os, name), [times]
@@ -45,7 +46,7 @@ def fail_journal_call(monkeypatch: pytest.MonkeyPatch, server: MockMasivoServer,
         if left[0] is not None:
             left[0] -= 1
         if name == "write":
-            real(fd, args[0][:len(args[0]) // 3])
+            real(fd, args[0][: len(args[0]) // 3])
         raise OSError(error, os.strerror(error))
 
     monkeypatch.setattr(f"mock_masivo.storage.journal.os.{name}", failing)  # os itself: the wrapper checks the fd
@@ -59,14 +60,17 @@ def customer_events(client: httpx.Client, prefix: str) -> int:
     return sum(1 for stored in fetch_all(client, "/_mock/events") if stored["customer_id"].startswith(prefix))
 
 
-@pytest.mark.parametrize(("error", "status", "title"), [
-    (errno.ENOSPC, 507, "Insufficient storage"),
-    (errno.EFBIG, 507, "Insufficient storage"),
-    (errno.EIO, 503, "Storage unavailable"),
-])
+@pytest.mark.parametrize(
+    ("error", "status", "title"),
+    [
+        (errno.ENOSPC, 507, "Insufficient storage"),
+        (errno.EFBIG, 507, "Insufficient storage"),
+        (errno.EIO, 503, "Storage unavailable"),
+    ],
+)
 def test_failed_append_answers_with_json_error_and_leaves_the_journal_unchanged(
-        make_server: StartServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        error: int, status: int, title: str) -> None:
+    make_server: StartServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, error: int, status: int, title: str
+) -> None:
     server = make_server()
     with httpx.Client(base_url=server.url, timeout=30) as client:
         assert post_events(client, body(2, 2, prefix="before-")).status_code == 201
@@ -84,7 +88,8 @@ def test_failed_append_answers_with_json_error_and_leaves_the_journal_unchanged(
 
 
 def test_failed_fsync_answers_503_until_restart_and_the_batch_is_whole_or_absent(
-        make_server: StartServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    make_server: StartServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     server = make_server()
     with httpx.Client(base_url=server.url, timeout=30) as client:
         assert post_events(client, body(1, 1, prefix="before-")).status_code == 201
@@ -110,7 +115,8 @@ def test_failed_fsync_answers_503_until_restart_and_the_batch_is_whole_or_absent
 
 
 def test_an_account_reset_that_cannot_be_written_answers_507_and_removes_nothing(
-        make_server: StartServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    make_server: StartServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     server = make_server()
     with httpx.Client(base_url=server.url, timeout=30) as client:
         assert post_events(client, body(2, 2)).status_code == 201
@@ -125,8 +131,9 @@ def test_an_account_reset_that_cannot_be_written_answers_507_and_removes_nothing
         assert snapshot(client, tmp_path / "data") == before
 
 
-def test_a_full_reset_frees_the_disk_even_when_it_is_full(make_server: StartServer, tmp_path: Path,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_full_reset_frees_the_disk_even_when_it_is_full(
+    make_server: StartServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Issue 15 item 6: a full disk used to make the reset itself fail (507), so space could not be freed."""
     server = make_server()
     journal = tmp_path / "data" / "journal.jsonl"
@@ -233,7 +240,8 @@ def write_then_damage_the_middle(make_server: StartServer, data: Path) -> bytes:
 
 
 def test_cli_refuses_a_journal_damaged_in_the_middle_and_leaves_it_byte_identical(
-        make_server: StartServer, tmp_path: Path) -> None:
+    make_server: StartServer, tmp_path: Path
+) -> None:
     data = tmp_path / "data"
     damaged = write_then_damage_the_middle(make_server, data)
     finished = serve_once(data)
@@ -259,18 +267,17 @@ def test_cli_cuts_a_torn_tail_with_a_warning_and_serves_the_rest(tmp_path: Path)
     with ServerProcess(data) as server, httpx.Client(base_url=server.url, timeout=30) as client:
         assert fetch_all(client, "/_mock/events") == first_batch
         assert "cutting off a torn last record" in server.err.read_text()
-    assert (data / JOURNAL_FILE).read_bytes() == raw[:raw.index(b"\n") + 1]
+    assert (data / JOURNAL_FILE).read_bytes() == raw[: raw.index(b"\n") + 1]
 
 
-def test_leftover_tmp_files_are_removed_at_start_and_the_journal_wins(make_server: StartServer,
-                                                                      tmp_path: Path) -> None:
+def test_leftover_tmp_files_are_removed_at_start_and_the_journal_wins(make_server: StartServer, tmp_path: Path) -> None:
     data = tmp_path / "data"
     server = make_server()
     with httpx.Client(base_url=server.url, timeout=30) as client:
         assert post_events(client, body(2, 1)).status_code == 201
         before = fetch_all(client, "/_mock/events")
     server.stop()
-    (data / (JOURNAL_FILE + ".tmp")).write_bytes(b"0badc0de {\"op\":\"sequence\"}\n")
+    (data / (JOURNAL_FILE + ".tmp")).write_bytes(b'0badc0de {"op":"sequence"}\n')
     (data / "jwt-secret.tmp").write_text("partial")
     restarted = make_server()
     assert sorted(path.name for path in data.glob("*.tmp")) == []
@@ -278,15 +285,20 @@ def test_leftover_tmp_files_are_removed_at_start_and_the_journal_wins(make_serve
         assert fetch_all(client, "/_mock/events") == before
 
 
-def test_store_answers_after_failed_writes_of_every_kind(make_server: StartServer,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_store_answers_after_failed_writes_of_every_kind(
+    make_server: StartServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A run of failing writes never wedges the writer: each request gets its answer, then writes resume."""
     server = make_server()
     with httpx.Client(base_url=server.url, timeout=30) as client:
         fail_journal_call(monkeypatch, server, "write", errno.ENOSPC, times=5)
         statuses = [post_events(client, body(3, 1, prefix=f"f{n}-")).status_code for n in range(5)]
         assert statuses == [507] * 5
-        assert client.get(MIGRATE.replace("customers/migrate/events", "auth/authorize"),
-                          headers={"x-api-key": "mock-api-key"}).status_code == 200
+        assert (
+            client.get(
+                MIGRATE.replace("customers/migrate/events", "auth/authorize"), headers={"x-api-key": "mock-api-key"}
+            ).status_code
+            == 200
+        )
         assert post_events(client, body(1, 1)).status_code == 201
         assert stored_count(client) == 1

@@ -26,8 +26,10 @@ FRESH = {"Connection": "close"}
 @pytest.fixture(scope="module")
 def api() -> Iterator[httpx.Client]:
     """A server holding one batch of SEEDED_EVENTS events (three customers)."""
-    with (MockMasivoServer(Settings(memory=True, port=0, log_level="warning")) as server,
-          httpx.Client(base_url=server.url, timeout=30) as client):
+    with (
+        MockMasivoServer(Settings(memory=True, port=0, log_level="warning")) as server,
+        httpx.Client(base_url=server.url, timeout=30) as client,
+    ):
         response = client.post(MIGRATE, content=json.dumps(body(customers=SEEDED_EVENTS)).encode(), headers=JSON_AUTH)
         assert response.status_code == 201
         yield client
@@ -69,11 +71,14 @@ BAD_PAGING = [
 
 
 @pytest.mark.parametrize("path", LISTINGS)
-@pytest.mark.parametrize(("name", "value"), [
-    *BAD_PAGING,
-    pytest.param("limit", "\u00b2", id="limit-superscript-two"),  # "²".isdigit() is True; int("²") raises
-    pytest.param("offset", "\u00b2", id="offset-superscript-two"),
-])
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        *BAD_PAGING,
+        pytest.param("limit", "\u00b2", id="limit-superscript-two"),  # "²".isdigit() is True; int("²") raises
+        pytest.param("offset", "\u00b2", id="offset-superscript-two"),
+    ],
+)
 def test_bad_paging_parameter_is_422(api: httpx.Client, path: str, name: str, value: str) -> None:
     answer = assert_error(api.get(path, params={name: value}, headers=FRESH), 422, "Invalid parameter")
     assert repr(name) in answer["details"]
@@ -86,27 +91,38 @@ def test_repeated_paging_parameter_with_a_bad_value_is_422(api: httpx.Client, pa
 
 
 @pytest.mark.parametrize("path", ["/_mock/events", "/_mock/customers"])
-@pytest.mark.parametrize(("params", "expected"), [
-    ({"limit": "0"}, 0), ({"limit": "1000"}, 3), ({"offset": "2"}, 1), ({"offset": "999999999"}, 0),
-    ({"limit": "2", "offset": "1"}, 2), ({"limit": "007"}, 3),
-])
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"limit": "0"}, 0),
+        ({"limit": "1000"}, 3),
+        ({"offset": "2"}, 1),
+        ({"offset": "999999999"}, 0),
+        ({"limit": "2", "offset": "1"}, 2),
+        ({"limit": "007"}, 3),
+    ],
+)
 def test_paging_at_its_bounds_answers_a_page_and_the_total(
-        api: httpx.Client, path: str, params: dict[str, str], expected: int) -> None:
+    api: httpx.Client, path: str, params: dict[str, str], expected: int
+) -> None:
     response = api.get(path, params=params)
     assert response.status_code == 200
     assert response.json()["total"] == SEEDED_EVENTS
     assert len(response.json()["data"]) == expected
 
 
-@pytest.mark.parametrize(("path", "params"), [
-    pytest.param("/_mock/events", {"status": "queued"}, id="event-status-lowercase"),
-    pytest.param("/_mock/events", {"status": "DONE"}, id="event-status-unknown"),
-    pytest.param("/_mock/events", {"duplicates": "maybe"}, id="duplicates-not-a-boolean"),
-    pytest.param("/_mock/requests", {"status": "abc"}, id="request-status-letters"),
-    pytest.param("/_mock/requests", {"status": "1000"}, id="request-status-four-digits"),
-    pytest.param("/_mock/requests", {"status": "20"}, id="request-status-two-digits"),
-    pytest.param("/_mock/requests", {"status": "\u00b2\u00b2\u00b2"}, id="request-status-superscripts"),
-])
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [
+        pytest.param("/_mock/events", {"status": "queued"}, id="event-status-lowercase"),
+        pytest.param("/_mock/events", {"status": "DONE"}, id="event-status-unknown"),
+        pytest.param("/_mock/events", {"duplicates": "maybe"}, id="duplicates-not-a-boolean"),
+        pytest.param("/_mock/requests", {"status": "abc"}, id="request-status-letters"),
+        pytest.param("/_mock/requests", {"status": "1000"}, id="request-status-four-digits"),
+        pytest.param("/_mock/requests", {"status": "20"}, id="request-status-two-digits"),
+        pytest.param("/_mock/requests", {"status": "\u00b2\u00b2\u00b2"}, id="request-status-superscripts"),
+    ],
+)
 def test_bad_filter_value_is_422(api: httpx.Client, path: str, params: dict[str, str]) -> None:
     assert_error(api.get(path, params=params, headers=FRESH), 422, "Invalid parameter")
 
@@ -135,10 +151,18 @@ def test_batch_filter_with_a_superscript_digit_finds_nothing(api: httpx.Client) 
     assert response.json() == {"data": [], "total": 0}
 
 
-@pytest.mark.parametrize("path", [
-    "/_mock", "/_mock/nope", "/_mock/events/evt_1/extra", "/api/storefront/v1/_mock/health",
-    "/api/storefront/v1/_mock/events", "/openapi.yaml", "/",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/_mock",
+        "/_mock/nope",
+        "/_mock/events/evt_1/extra",
+        "/api/storefront/v1/_mock/health",
+        "/api/storefront/v1/_mock/events",
+        "/openapi.yaml",
+        "/",
+    ],
+)
 @pytest.mark.parametrize("method", ["GET", "POST"])
 def test_unknown_path_is_404_json(api: httpx.Client, method: str, path: str) -> None:
     assert_error(api.request(method, path), 404, "Not found")
@@ -155,13 +179,19 @@ WRONG_METHODS = [
     pytest.param("DELETE", "/_mock/accounts", {"GET", "HEAD", "POST"}, id="delete-accounts"),  # GET lists them
     pytest.param("POST", "/openapi.json", {"GET", "HEAD"}, id="post-openapi"),
 ]
-@pytest.mark.parametrize(("method", "path", "allow"), [
-    *WRONG_METHODS,
-    pytest.param("PUT", "/_mock/clock", {"GET", "HEAD", "POST"}, id="put-clock"),
-    pytest.param("PATCH", "/_mock/faults", {"GET", "HEAD", "POST", "DELETE"}, id="patch-faults"),
-])
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        *WRONG_METHODS,
+        pytest.param("PUT", "/_mock/clock", {"GET", "HEAD", "POST"}, id="put-clock"),
+        pytest.param("PATCH", "/_mock/faults", {"GET", "HEAD", "POST", "DELETE"}, id="patch-faults"),
+    ],
+)
 def test_wrong_method_is_405_json_with_allow_and_changes_nothing(
-        api: httpx.Client, method: str, path: str, allow: set[str]) -> None:
+    api: httpx.Client, method: str, path: str, allow: set[str]
+) -> None:
     before = stored(api)
     response = api.request(method, path)
     assert_error(response, 405, "Method not allowed")
@@ -169,14 +199,26 @@ def test_wrong_method_is_405_json_with_allow_and_changes_nothing(
     assert stored(api) == before == SEEDED_EVENTS
 
 
-@pytest.mark.parametrize(("path", "typo"), [
-    ("/_mock/events", "customr_id"), ("/_mock/profiles", "mail"), ("/_mock/transactions", "reward"),
-    ("/_mock/customers", "customer_id"), ("/_mock/batches", "kinds"), ("/_mock/requests", "code"),
-    ("/_mock/report", "acount"), ("/_mock/clock", "accounts"), ("/_mock/health", "verbose"),
-    ("/_mock/faults", "id"), ("/_mock/accounts", "account"), ("/_mock/customers/c0", "page"),
-])
+@pytest.mark.parametrize(
+    ("path", "typo"),
+    [
+        ("/_mock/events", "customr_id"),
+        ("/_mock/profiles", "mail"),
+        ("/_mock/transactions", "reward"),
+        ("/_mock/customers", "customer_id"),
+        ("/_mock/batches", "kinds"),
+        ("/_mock/requests", "code"),
+        ("/_mock/report", "acount"),
+        ("/_mock/clock", "accounts"),
+        ("/_mock/health", "verbose"),
+        ("/_mock/faults", "id"),
+        ("/_mock/accounts", "account"),
+        ("/_mock/customers/c0", "page"),
+    ],
+)
 def test_an_unknown_query_parameter_is_refused_naming_it_and_the_known_ones(
-        api: httpx.Client, path: str, typo: str) -> None:
+    api: httpx.Client, path: str, typo: str
+) -> None:
     response = api.get(path, params={typo: "x"})
     assert_error(response, 422, "Invalid parameter")
     assert f"unknown query parameter {typo!r} on GET {path}: it takes " in response.json()["details"]
@@ -186,6 +228,9 @@ def test_a_misspelled_filter_never_widens_a_query_nor_changes_state(api: httpx.C
     assert api.get("/_mock/events", params={"customr_id": "nobody"}).status_code == 422
     assert api.post("/_mock/reset", params={"acount": "acc_x"}).status_code == 422
     assert stored(api) == SEEDED_EVENTS
-    details = api.get("/api/storefront/v1/customers/c0/transactions", params={"yaer": "2024"},
-                      headers={"Authorization": "Bearer mock-token"}).json()["details"]
+    details = api.get(
+        "/api/storefront/v1/customers/c0/transactions",
+        params={"yaer": "2024"},
+        headers={"Authorization": "Bearer mock-token"},
+    ).json()["details"]
     assert details.endswith("it takes year, brand_id, reward_id, type")

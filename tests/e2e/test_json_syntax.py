@@ -13,8 +13,10 @@ import httpx
 import pytest
 from conftest import MIGRATE, stored
 
-EVENT = ('{"type":"PURCHASE","order":{"value":VALUE,"metadata":META},"fulfilled":true,'
-         '"issued_at":"2023-11-07T05:31:56Z","resolved_at":"2023-11-07T05:31:56Z"}')
+EVENT = (
+    '{"type":"PURCHASE","order":{"value":VALUE,"metadata":META},"fulfilled":true,'
+    '"issued_at":"2023-11-07T05:31:56Z","resolved_at":"2023-11-07T05:31:56Z"}'
+)
 TEMPLATE = '{"customers":[{"id":ID,"events":[EVENT]}]}'.replace("EVENT", EVENT)
 
 
@@ -28,8 +30,9 @@ DEEP = 100_000
 
 
 def post(client: httpx.Client, content: bytes, token: str = "mock-token") -> httpx.Response:
-    return client.post(MIGRATE, content=content,
-                       headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    return client.post(
+        MIGRATE, content=content, headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    )
 
 
 REFUSED = [
@@ -68,8 +71,10 @@ REFUSED = [
     pytest.param(b'{"customers":[],' + VALID[1:], id="J8-duplicate-top-level-member"),
     pytest.param(VALID.replace(b'"fulfilled":true', b'"fulfilled":true,"fulfilled":false'), id="J8-duplicate-in-event"),
     pytest.param(payload(meta='{"k":1,"k":1}'), id="J8-duplicate-in-metadata"),
-    pytest.param(b'{"customers":[],' + VALID[1:].replace(b'"customers"', b'"\\u0063ustomers"', 1),
-                 id="J8-duplicate-spelled-with-an-escape"),
+    pytest.param(
+        b'{"customers":[],' + VALID[1:].replace(b'"customers"', b'"\\u0063ustomers"', 1),
+        id="J8-duplicate-spelled-with-an-escape",
+    ),
     pytest.param(payload(meta='{"a\\u003ab":1,"a:b":2}'), id="J8-duplicate-with-escaped-colon"),
     # J9 invalid UTF-8
     pytest.param(VALID.replace(b'"c1"', b'"\xff"'), id="J9-byte-ff"),
@@ -128,9 +133,16 @@ def test_migrate_events_refuses_body_that_is_not_a_plain_json_object(api: httpx.
     assert stored(api) == before
 
 
-@pytest.mark.parametrize(("content", "kind"), [
-    (b"[]", "array"), (b'"x"', "string"), (b"1.5", "number"), (b"null", "null"), (b"false", "boolean"),
-])
+@pytest.mark.parametrize(
+    ("content", "kind"),
+    [
+        (b"[]", "array"),
+        (b'"x"', "string"),
+        (b"1.5", "number"),
+        (b"null", "null"),
+        (b"false", "boolean"),
+    ],
+)
 def test_non_object_body_is_named_in_the_details(api: httpx.Client, content: bytes, kind: str) -> None:
     response = post(api, content)
     assert response.status_code == 400
@@ -150,15 +162,21 @@ ACCEPTED = [
     pytest.param('"caf\\u00e9"', "café", '{"k\\u00e9":1}', {"ké": 1}, id="unicode-escapes"),
     pytest.param('"caf\u00e9 \u6f22"', "café 漢", "{}", {}, id="raw-utf8"),
     pytest.param('"a\\/b\\"c\\\\"', 'a/b"c\\', "{}", {}, id="escaped-solidus-quote-backslash"),
-    pytest.param('"c1"', "c1", '{"big":18446744073709551615,"neg":-9223372036854775808}',
-                 {"big": 2**64 - 1, "neg": -(2**63)}, id="64-bit-integer-bounds"),
+    pytest.param(
+        '"c1"',
+        "c1",
+        '{"big":18446744073709551615,"neg":-9223372036854775808}',
+        {"big": 2**64 - 1, "neg": -(2**63)},
+        id="64-bit-integer-bounds",
+    ),
     pytest.param('"c1"', "c1", '{"a":' * 200 + "1" + "}" * 200, None, id="200-deep-metadata"),
 ]
 
 
 @pytest.mark.parametrize(("raw_id", "customer_id", "raw_meta", "meta"), ACCEPTED)
-def test_accepted_json_is_read_back_exactly(api: httpx.Client, account: dict[str, str], raw_id: str,
-                                            customer_id: str, raw_meta: str, meta: Any) -> None:
+def test_accepted_json_is_read_back_exactly(
+    api: httpx.Client, account: dict[str, str], raw_id: str, customer_id: str, raw_meta: str, meta: Any
+) -> None:
     content = payload(meta=raw_meta, customer_id=raw_id)
     assert post(api, content, account["token"]).status_code == 201
     [event] = api.get("/_mock/events", params={"account": account["id"]}).json()["data"]
@@ -168,6 +186,6 @@ def test_accepted_json_is_read_back_exactly(api: httpx.Client, account: dict[str
 
 
 def test_whitespace_around_and_inside_the_body_is_accepted(api: httpx.Client, account: dict[str, str]) -> None:
-    spaced = b" \r\n\t" + VALID.replace(b",", b" ,\n\t").replace(b"\":", b"\" : ") + b"\n\n"
+    spaced = b" \r\n\t" + VALID.replace(b",", b" ,\n\t").replace(b'":', b'" : ') + b"\n\n"
     assert post(api, spaced, account["token"]).status_code == 201
     assert stored(api, account["id"]) == 1

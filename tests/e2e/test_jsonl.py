@@ -44,15 +44,23 @@ def test_every_list_streams(http: httpx.Client) -> None:
     http.post(TRANSACTIONS_PATH, json=transactions_body({"ana": [transaction(5)]}), headers=JSON_AUTH)
     post_events(http, body())
     post_events(http, b"{")
-    for path in ("/_mock/profiles", "/_mock/transactions", "/_mock/batches", "/_mock/customers", "/_mock/requests",
-                 "/_mock/accounts", "/_mock/faults"):
+    for path in (
+        "/_mock/profiles",
+        "/_mock/transactions",
+        "/_mock/batches",
+        "/_mock/customers",
+        "/_mock/requests",
+        "/_mock/accounts",
+        "/_mock/faults",
+    ):
         assert lines(http, path) == paged(http, path), path
     assert [row["id"] for row in lines(http, "/_mock/profiles", email="bea@example.com")] == ["prf_2"]
     assert [row["status"] for row in lines(http, "/_mock/requests", status="400")] == [400]
 
 
-@pytest.mark.parametrize("params", [{"format": "xml"}, {"format": "jsonl", "limit": "5"},
-                                    {"format": "jsonl", "offset": "1"}])
+@pytest.mark.parametrize(
+    "params", [{"format": "xml"}, {"format": "jsonl", "limit": "5"}, {"format": "jsonl", "offset": "1"}]
+)
 def test_a_bad_format_or_paging_a_stream_is_refused(http: httpx.Client, params: dict[str, str]) -> None:
     answer = http.get("/_mock/events", params=params)
     assert answer.status_code == 422 and answer.json()["error"] == "Invalid parameter"

@@ -33,9 +33,11 @@ def test_migrate_events_is_served_at_the_root_and_under_the_base_path(http: http
 
 
 def test_numbers_keep_their_json_form(http: httpx.Client) -> None:
-    raw = (b'{"customers":[{"id":"c","events":[{"type":"PURCHASE","fulfilled":true,'
-           b'"issued_at":"2023-11-07T05:31:56Z","resolved_at":"2023-11-07T05:31:56Z",'
-           b'"order":{"value":1,"discounted_value":1.0,"metadata":{"big":18446744073709551615,"neg":-0.0}}}]}]}')
+    raw = (
+        b'{"customers":[{"id":"c","events":[{"type":"PURCHASE","fulfilled":true,'
+        b'"issued_at":"2023-11-07T05:31:56Z","resolved_at":"2023-11-07T05:31:56Z",'
+        b'"order":{"value":1,"discounted_value":1.0,"metadata":{"big":18446744073709551615,"neg":-0.0}}}]}]}'
+    )
     assert post_events(http, raw).status_code == 201
     response = http.get("/_mock/events")
     assert b'"value":1,"discounted_value":1.0' in response.content
@@ -51,8 +53,10 @@ def test_batch_of_1000_customers_with_1000_events_is_stored_whole(http: httpx.Cl
 
 
 def test_events_are_listed_in_receipt_order_across_batches(http: httpx.Client) -> None:
-    ids = [post_events(http, body(customers=2, events_each=2, prefix=f"b{n}-")).headers["X-Mock-Batch-Id"]
-           for n in range(3)]
+    ids = [
+        post_events(http, body(customers=2, events_each=2, prefix=f"b{n}-")).headers["X-Mock-Batch-Id"]
+        for n in range(3)
+    ]
     listed = http.get("/_mock/events").json()["data"]
     assert [event["batch_id"] for event in listed] == [batch for batch in ids for _ in range(4)]
     assert [event["customer_id"] for event in listed[:4]] == ["b0-0", "b0-0", "b0-1", "b0-1"]
@@ -76,7 +80,6 @@ def test_wrong_content_type_is_refused_and_nothing_stored(http: httpx.Client) ->
     assert stored_count(http) == 0
 
 
-
 def test_parse_workers_accept_refuse_and_store_exactly_like_the_server_itself(make_server) -> None:  # type: ignore[no-untyped-def]
     server: MockMasivoServer = make_server(memory=True, parse_workers=2)
     with client_for(server.url) as http:
@@ -87,14 +90,18 @@ def test_parse_workers_accept_refuse_and_store_exactly_like_the_server_itself(ma
         refused = post_events(http, {"customers": [{"id": "", "events": []}]})
         assert refused.status_code == 422
         assert [(e["path"], e["rule"]) for e in refused.json()["errors"]] == [
-            ("/customers/0/events", "minItems"), ("/customers/0/id", "minLength")]
+            ("/customers/0/events", "minItems"),
+            ("/customers/0/id", "minLength"),
+        ]
         assert post_events(http, b'{"customers": [], "customers": 1}').status_code == 400
-        warned = post_events(http, {"customers": [{"id": "w", "events": [{**example["customers"][0]["events"][0],
-                                                                            "colour": "red"}]}]})
+        warned = post_events(
+            http, {"customers": [{"id": "w", "events": [{**example["customers"][0]["events"][0], "colour": "red"}]}]}
+        )
         assert warned.status_code == 201
         assert http.get("/_mock/requests").json()["data"][-1]["warnings"][0]["path"] == "/customers/0/events/0/colour"
-        stored = http.get("/_mock/events?limit=1000").json()["data"] + http.get(
-            "/_mock/events?offset=1000").json()["data"]
+        stored = (
+            http.get("/_mock/events?limit=1000").json()["data"] + http.get("/_mock/events?offset=1000").json()["data"]
+        )
         assert len(stored) == 1002
         assert stored[1000]["event"] == example["customers"][0]["events"][0]
 

@@ -52,28 +52,61 @@ def test_the_guide_example_of_customers_is_accepted(http: httpx.Client) -> None:
     assert post(http, CUSTOMERS_PATH, example("customers-guide")).status_code == 201
 
 
-@pytest.mark.parametrize(("path", "payload", "pointer", "rule"), [
-    (CUSTOMERS_PATH, profiles_body(profile("a"), profile("b", email="not-an-email")), "/customers/1/email", "format"),
-    (CUSTOMERS_PATH, profiles_body({"name": "no id"}), "/customers/0", "required"),
-    (CUSTOMERS_PATH, profiles_body(profile("a", gender="OTHER")), "/customers/0/gender", "enum"),
-    (CUSTOMERS_PATH, profiles_body(profile("a", balance={"r": 1}) | {"balance": [{"amount": 1}]}),
-     "/customers/0/balance/0", "required"),
-    (CUSTOMERS_PATH, profiles_body(profile("a"), profile("a", email="other@example.com")), "/customers/1/id",
-     "unique_id"),
-    (CUSTOMERS_PATH, profiles_body(profile("a", email="Same@Example.com"), profile("b", email="same@example.COM")),
-     "/customers/1/email", "unique_email"),
-    (CUSTOMERS_PATH, {"customers": []}, "/customers", "minItems"),
-    (TRANSACTIONS_PATH, transactions_body({"a": [transaction(1, type="GIFT")]}),
-     "/customers/0/transactions/0/type", "enum"),
-    (TRANSACTIONS_PATH, transactions_body({"a": [transaction(1, issued_at="yesterday")]}),
-     "/customers/0/transactions/0/issued_at", "format"),
-    (TRANSACTIONS_PATH, transactions_body({"a": []}), "/customers/0/transactions", "minItems"),
-    (TRANSACTIONS_PATH, {"customers": [{"id": "a"}]}, "/customers/0", "required"),
-    (TRANSACTIONS_PATH, transactions_body({f"c{n}": [transaction(1)] * 250 for n in range(5)}), "/customers",
-     "max_transactions_per_batch"),
-])
+@pytest.mark.parametrize(
+    ("path", "payload", "pointer", "rule"),
+    [
+        (
+            CUSTOMERS_PATH,
+            profiles_body(profile("a"), profile("b", email="not-an-email")),
+            "/customers/1/email",
+            "format",
+        ),
+        (CUSTOMERS_PATH, profiles_body({"name": "no id"}), "/customers/0", "required"),
+        (CUSTOMERS_PATH, profiles_body(profile("a", gender="OTHER")), "/customers/0/gender", "enum"),
+        (
+            CUSTOMERS_PATH,
+            profiles_body(profile("a", balance={"r": 1}) | {"balance": [{"amount": 1}]}),
+            "/customers/0/balance/0",
+            "required",
+        ),
+        (
+            CUSTOMERS_PATH,
+            profiles_body(profile("a"), profile("a", email="other@example.com")),
+            "/customers/1/id",
+            "unique_id",
+        ),
+        (
+            CUSTOMERS_PATH,
+            profiles_body(profile("a", email="Same@Example.com"), profile("b", email="same@example.COM")),
+            "/customers/1/email",
+            "unique_email",
+        ),
+        (CUSTOMERS_PATH, {"customers": []}, "/customers", "minItems"),
+        (
+            TRANSACTIONS_PATH,
+            transactions_body({"a": [transaction(1, type="GIFT")]}),
+            "/customers/0/transactions/0/type",
+            "enum",
+        ),
+        (
+            TRANSACTIONS_PATH,
+            transactions_body({"a": [transaction(1, issued_at="yesterday")]}),
+            "/customers/0/transactions/0/issued_at",
+            "format",
+        ),
+        (TRANSACTIONS_PATH, transactions_body({"a": []}), "/customers/0/transactions", "minItems"),
+        (TRANSACTIONS_PATH, {"customers": [{"id": "a"}]}, "/customers/0", "required"),
+        (
+            TRANSACTIONS_PATH,
+            transactions_body({f"c{n}": [transaction(1)] * 250 for n in range(5)}),
+            "/customers",
+            "max_transactions_per_batch",
+        ),
+    ],
+)
 def test_a_bad_batch_is_refused_with_its_pointer_and_rule_and_nothing_is_stored(
-        http: httpx.Client, path: str, payload: Any, pointer: str, rule: str) -> None:
+    http: httpx.Client, path: str, payload: Any, pointer: str, rule: str
+) -> None:
     refused = post(http, path, payload)
     assert refused.status_code == 422, refused.text
     assert {"path": pointer, "rule": rule} in [{"path": e["path"], "rule": e["rule"]} for e in refused.json()["errors"]]
@@ -88,8 +121,11 @@ def test_a_bad_batch_is_refused_with_its_pointer_and_rule_and_nothing_is_stored(
 def test_unique_email_names_the_later_customer_and_says_why(http: httpx.Client) -> None:
     payload = profiles_body(profile("a", email="ana@example.com"), profile("b"), profile("c", email="ANA@example.com"))
     [violation] = post(http, CUSTOMERS_PATH, payload).json()["errors"]
-    assert violation == {"path": "/customers/2/email", "rule": "unique_email", "message":
-                         "the same email (ignoring case) belongs to another customer id earlier in this batch"}
+    assert violation == {
+        "path": "/customers/2/email",
+        "rule": "unique_email",
+        "message": "the same email (ignoring case) belongs to another customer id earlier in this batch",
+    }
 
 
 def test_unknown_members_are_stored_with_a_warning_and_refused_when_strict(make_server: Any) -> None:
@@ -99,8 +135,13 @@ def test_unknown_members_are_stored_with_a_warning_and_refused_when_strict(make_
         assert post(http, CUSTOMERS_PATH, payload).status_code == 201
         assert http.get("/_mock/profiles").json()["data"][0]["customer"]["loyalty_level"] == "gold"
         [entry] = http.get("/_mock/requests").json()["data"]
-        assert entry["warnings"] == [{"path": "/customers/0/loyalty_level", "message": "unknown member 'loyalty_level'",
-                                      "rule": "additionalProperties"}]
+        assert entry["warnings"] == [
+            {
+                "path": "/customers/0/loyalty_level",
+                "message": "unknown member 'loyalty_level'",
+                "rule": "additionalProperties",
+            }
+        ]
     strict = make_server(memory=True, strict=True)
     with client_for(strict.url) as http:
         assert post(http, CUSTOMERS_PATH, payload).status_code == 422
@@ -141,7 +182,10 @@ def test_batches_say_their_kind_and_can_be_listed_by_kind(http: httpx.Client) ->
     post(http, MIGRATE, body())
     batches = http.get("/_mock/batches").json()["data"]
     assert [(b["id"], b["kind"], b["records"], b["customers"]) for b in batches] == [
-        ("bat_1", "profile", 2, 2), ("bat_2", "transaction", 2, 1), ("bat_3", "event", 1, 1)]
+        ("bat_1", "profile", 2, 2),
+        ("bat_2", "transaction", 2, 1),
+        ("bat_3", "event", 1, 1),
+    ]
     assert batches[0]["profiles"] == 2 and batches[0]["first_record_id"] == "prf_1"
     assert batches[2]["events"] == 1 and batches[2]["first_event_id"] == "evt_1"
     assert [b["id"] for b in http.get("/_mock/batches", params={"kind": "transaction"}).json()["data"]] == ["bat_2"]
@@ -170,8 +214,14 @@ def test_inspection_filters_profiles_and_transactions(http: httpx.Client) -> Non
 def test_an_id_holding_a_slash_reads_back_through_masivos_routes(http: httpx.Client) -> None:
     """Issue 15 item 11: the id is stored whole, so GET /customers/a%2Fb must find it (raw path matched)."""
     for customer_id in ("a/b", "x/y%z"):
-        assert http.post(CUSTOMERS_PATH, json=profiles_body(profile(customer_id, email=f"{len(customer_id)}@x.io")),
-                         headers=JSON_AUTH).status_code == 201
+        assert (
+            http.post(
+                CUSTOMERS_PATH,
+                json=profiles_body(profile(customer_id, email=f"{len(customer_id)}@x.io")),
+                headers=JSON_AUTH,
+            ).status_code
+            == 201
+        )
         encoded = quote(customer_id, safe="")
         for prefix in ("", "/api/storefront/v1"):
             found = http.get(f"{prefix}/customers/{encoded}", headers=AUTH)

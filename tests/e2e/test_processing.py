@@ -39,11 +39,17 @@ def test_an_email_held_by_another_processed_customer_fails_email_taken(http: htt
     post(http, CUSTOMERS_PATH, profiles_body(profile("ana", email="ana@example.com")))
     post(http, CUSTOMERS_PATH, profiles_body(profile("bea", email="ANA@Example.com"), profile("cy")))
     post(http, CUSTOMERS_PATH, profiles_body(profile("ana", name="Ana B.")))
-    assert statuses(http, "/_mock/profiles") == [("prf_1", "PROCESSED", None), ("prf_2", "FAILED", "email_taken"),
-                                                 ("prf_3", "PROCESSED", None), ("prf_4", "PROCESSED", None)]
+    assert statuses(http, "/_mock/profiles") == [
+        ("prf_1", "PROCESSED", None),
+        ("prf_2", "FAILED", "email_taken"),
+        ("prf_3", "PROCESSED", None),
+        ("prf_4", "PROCESSED", None),
+    ]
     failure = http.get("/_mock/profiles/prf_2").json()["data"]["failure"]
-    assert failure["details"] == ("the email 'ANA@Example.com' already belongs to customer 'ana' of this account "
-                                  "(emails are unique per account, compared ignoring case)")
+    assert failure["details"] == (
+        "the email 'ANA@Example.com' already belongs to customer 'ana' of this account "
+        "(emails are unique per account, compared ignoring case)"
+    )
     assert http.get(CUSTOMER + "bea", headers=AUTH).status_code == 404  # a failed profile makes no customer
 
 
@@ -60,25 +66,45 @@ def test_a_customer_migrated_again_replaces_its_profile_and_frees_its_old_email(
 def test_transactions_of_a_customer_without_a_processed_profile_fail_unknown_customer(http: httpx.Client) -> None:
     post(http, CUSTOMERS_PATH, profiles_body(profile("ana")))
     post(http, CUSTOMERS_PATH, profiles_body(profile("bea", email="ANA@example.com")))  # fails: email_taken
-    post(http, TRANSACTIONS_PATH, transactions_body({"zoe": [transaction(0)], "bea": [transaction(0)],
-                                                     "ana": [transaction(0)]}))
-    assert statuses(http, "/_mock/transactions") == [("trx_1", "FAILED", "unknown_customer"),
-                                                     ("trx_2", "FAILED", "unknown_customer"),
-                                                     ("trx_3", "PROCESSED", None)]
+    post(
+        http,
+        TRANSACTIONS_PATH,
+        transactions_body({"zoe": [transaction(0)], "bea": [transaction(0)], "ana": [transaction(0)]}),
+    )
+    assert statuses(http, "/_mock/transactions") == [
+        ("trx_1", "FAILED", "unknown_customer"),
+        ("trx_2", "FAILED", "unknown_customer"),
+        ("trx_3", "PROCESSED", None),
+    ]
 
 
 def test_transactions_must_add_up_to_the_migrated_balance_per_reward(http: httpx.Client) -> None:
     post(http, CUSTOMERS_PATH, profiles_body(profile("ana", balance={"pts": 10.3, "cash": 2}), profile("bea")))
-    post(http, TRANSACTIONS_PATH, transactions_body({
-        "ana": [transaction(10.1, "pts"), transaction(0.2, "pts"), transaction(5, "cash"), transaction(-3, "cash")],
-        "bea": [transaction(1, "pts")]}))
+    post(
+        http,
+        TRANSACTIONS_PATH,
+        transactions_body(
+            {
+                "ana": [
+                    transaction(10.1, "pts"),
+                    transaction(0.2, "pts"),
+                    transaction(5, "cash"),
+                    transaction(-3, "cash"),
+                ],
+                "bea": [transaction(1, "pts")],
+            }
+        ),
+    )
     assert statuses(http, "/_mock/transactions", customer_id="ana") == [
-        (f"trx_{n}", "PROCESSED", None) for n in range(1, 5)]  # 10.1 + 0.2 is 10.3 to 6 decimals
+        (f"trx_{n}", "PROCESSED", None) for n in range(1, 5)
+    ]  # 10.1 + 0.2 is 10.3 to 6 decimals
     [(_, status, reason)] = statuses(http, "/_mock/transactions", customer_id="bea")
     assert (status, reason) == ("FAILED", "balance_mismatch")
     details = http.get("/_mock/transactions/trx_5").json()["data"]["failure"]["details"]
-    assert details == ("the amounts do not add up to the customer's balance: reward 'pts': transactions add up "
-                       "to 1, the migrated balance is 0")
+    assert details == (
+        "the amounts do not add up to the customer's balance: reward 'pts': transactions add up "
+        "to 1, the migrated balance is 0"
+    )
 
 
 def test_a_balance_reward_without_transactions_mismatches_unless_zero(http: httpx.Client) -> None:
@@ -96,8 +122,11 @@ def test_transactions_are_migrated_once_per_customer(http: httpx.Client) -> None
     post(http, CUSTOMERS_PATH, profiles_body(profile("ana")))
     post(http, TRANSACTIONS_PATH, transactions_body({"ana": [transaction(4, "r"), transaction(-4, "r")]}))
     post(http, TRANSACTIONS_PATH, transactions_body({"ana": [transaction(0, "r")]}))
-    assert statuses(http, "/_mock/transactions") == [("trx_1", "PROCESSED", None), ("trx_2", "PROCESSED", None),
-                                                     ("trx_3", "FAILED", "already_migrated")]
+    assert statuses(http, "/_mock/transactions") == [
+        ("trx_1", "PROCESSED", None),
+        ("trx_2", "PROCESSED", None),
+        ("trx_3", "FAILED", "already_migrated"),
+    ]
 
 
 def test_records_stay_queued_until_the_processing_delay_passes_on_the_accounts_clock(make_server: Any) -> None:
@@ -148,34 +177,55 @@ def test_outcomes_survive_a_restart_of_a_data_dir(make_server: Any) -> None:
 def test_resetting_an_account_forgets_its_outcomes(http: httpx.Client) -> None:
     post(http, CUSTOMERS_PATH, profiles_body(profile("ana")))
     post(http, TRANSACTIONS_PATH, transactions_body({"ana": [transaction(0)]}))
-    assert http.post("/_mock/reset").json() == {"batches": 2, "profiles": 1, "transactions": 1, "events": 0,
-                                                 "requests": 2}
+    assert http.post("/_mock/reset").json() == {
+        "batches": 2,
+        "profiles": 1,
+        "transactions": 1,
+        "events": 0,
+        "requests": 2,
+    }
     post(http, TRANSACTIONS_PATH, transactions_body({"ana": [transaction(0)]}))
     assert statuses(http, "/_mock/transactions") == [("trx_2", "FAILED", "unknown_customer")]
 
 
 # -- read-back -----------------------------------------------------------------------------------
 
+
 def test_get_customer_shows_the_profile_and_a_wallet_of_its_balance(http: httpx.Client) -> None:
-    lines = [{"reward_id": "pts", "amount": 10, "expiration_date": "2027-01-01T00:00:00Z", "brand_id": "b1"},
-             {"reward_id": "pts", "amount": 2.5, "expiration_date": "2027-01-01T00:00:00Z"},
-             {"reward_id": "pts", "amount": 1, "issued_at": "2026-01-01T00:00:00Z"}]
+    lines = [
+        {"reward_id": "pts", "amount": 10, "expiration_date": "2027-01-01T00:00:00Z", "brand_id": "b1"},
+        {"reward_id": "pts", "amount": 2.5, "expiration_date": "2027-01-01T00:00:00Z"},
+        {"reward_id": "pts", "amount": 1, "issued_at": "2026-01-01T00:00:00Z"},
+    ]
     sent = profile("ana", gender="FEMALE", metadata={"tier": "<b>gold</b>"}) | {"balance": lines}
     post(http, CUSTOMERS_PATH, profiles_body(sent))
     data = http.get(CUSTOMER + "ana", headers=AUTH).json()["data"]
     customer, wallet = data["customer"], data["wallet"]
     assert {key: customer[key] for key in ("id", "name", "email", "gender", "metadata", "status", "tier_id")} == {
-        "id": "ana", "name": "Customer ana", "email": "ana@example.com", "gender": "FEMALE",
-        "metadata": {"tier": "<b>gold</b>"}, "status": "ACTIVE", "tier_id": None}
+        "id": "ana",
+        "name": "Customer ana",
+        "email": "ana@example.com",
+        "gender": "FEMALE",
+        "metadata": {"tier": "<b>gold</b>"},
+        "status": "ACTIVE",
+        "tier_id": None,
+    }
     assert "balance" not in customer
     assert customer["metrics"]["lifetime"] == {"number_of_purchases": 0, "spend_total": 0, "last_visit": None}
     assert wallet["owner_id"] == "ana"
-    assert wallet["lines"][0] == {"amount": 10, "reward_id": "pts", "brand_id": "b1", "issued_at": None,
-                                  "expiration_date": "2027-01-01T00:00:00Z", "campaign_id": None,
-                                  "reservation_expires_at": None}
+    assert wallet["lines"][0] == {
+        "amount": 10,
+        "reward_id": "pts",
+        "brand_id": "b1",
+        "issued_at": None,
+        "expiration_date": "2027-01-01T00:00:00Z",
+        "campaign_id": None,
+        "reservation_expires_at": None,
+    }
     assert wallet["totals"] == [
         {"total": 12.5, "reward_id": "pts", "expiration_date": "2027-01-01T00:00:00Z", "reward": None},
-        {"total": 1, "reward_id": "pts", "expiration_date": None, "reward": None}]
+        {"total": 1, "reward_id": "pts", "expiration_date": None, "reward": None},
+    ]
     assert http.get(CUSTOMER + "ana", headers=AUTH).json()["data"]["wallet"]["id"] == wallet["id"]
 
 
@@ -198,11 +248,21 @@ def test_a_customer_known_only_from_events_still_reads_back_with_an_empty_wallet
 def test_customer_transactions_are_newest_first_within_the_last_92_days(http: httpx.Client) -> None:
     http.post("/_mock/clock", json={"to": "2027-03-01T00:00:00Z"})
     post(http, CUSTOMERS_PATH, profiles_body(profile("ana", balance={"r": 6, "s": 1})))
-    post(http, TRANSACTIONS_PATH, transactions_body({"ana": [
-        transaction(1, "r", issued_at="2026-11-28T23:59:59Z"),  # just over 92 days before now: outside
-        transaction(2, "r", issued_at="2026-12-15T00:00:00Z"),
-        transaction(3, "r", issued_at="2027-02-01T00:00:00Z", brand_id="b1"),
-        transaction(1, "s", issued_at="2025-06-01T00:00:00Z", type="MIGRATION")]}))
+    post(
+        http,
+        TRANSACTIONS_PATH,
+        transactions_body(
+            {
+                "ana": [
+                    transaction(1, "r", issued_at="2026-11-28T23:59:59Z"),  # just over 92 days before now: outside
+                    transaction(2, "r", issued_at="2026-12-15T00:00:00Z"),
+                    transaction(3, "r", issued_at="2027-02-01T00:00:00Z", brand_id="b1"),
+                    transaction(1, "s", issued_at="2025-06-01T00:00:00Z", type="MIGRATION"),
+                ]
+            }
+        ),
+    )
+
     def amounts(**params: Any) -> list[float]:
         response = http.get(CUSTOMER + "ana/transactions", params=params, headers=AUTH)
         assert response.status_code == 200, response.text

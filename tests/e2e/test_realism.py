@@ -29,6 +29,7 @@ def advance(client: httpx.Client, seconds: float) -> dict[str, Any]:
 
 # -- clock ---------------------------------------------------------------------------------------
 
+
 def test_clock_moves_forward_and_reports_its_offset(http: httpx.Client) -> None:
     before = http.get("/_mock/clock").json()
     assert before["offset"] == 0
@@ -38,8 +39,9 @@ def test_clock_moves_forward_and_reports_its_offset(http: httpx.Client) -> None:
     assert after["now"] > before["now"]
 
 
-@pytest.mark.parametrize("payload", [
-    {"advance": -1}, {"advance": "5"}, {"advance": True}, {}, [], {"advance": 1, "x": 2}])
+@pytest.mark.parametrize(
+    "payload", [{"advance": -1}, {"advance": "5"}, {"advance": True}, {}, [], {"advance": 1, "x": 2}]
+)
 def test_clock_refuses_anything_but_a_forward_move(http: httpx.Client, payload: Any) -> None:
     response = http.post("/_mock/clock", json=payload)
     assert response.status_code == 422
@@ -59,6 +61,7 @@ def test_token_is_refused_once_the_clock_passes_its_expiry(http: httpx.Client) -
 
 
 # -- rate limits ---------------------------------------------------------------------------------
+
 
 def test_dev_rate_limit_refuses_a_second_quick_post_until_the_clock_moves_5_s(make_server: ServerFactory) -> None:
     server = make_server(memory=True, rate_limit="dev")
@@ -128,6 +131,7 @@ def test_rate_limit_headers_ride_on_error_answers_too(make_server: ServerFactory
 
 # -- faults --------------------------------------------------------------------------------------
 
+
 def test_status_fault_answers_its_status_and_stores_nothing(http: httpx.Client) -> None:
     rule = http.post("/_mock/faults", json={"path": "/customers/migrate/events", "status": 503, "times": 1})
     assert rule.status_code == 201
@@ -145,14 +149,18 @@ def test_status_fault_answers_its_status_and_stores_nothing(http: httpx.Client) 
 def test_an_injected_429_carries_the_headers_of_a_real_one_and_a_rule_may_set_its_own(http: httpx.Client) -> None:
     http.post("/_mock/faults", json={"status": 429, "times": 1})
     limited = post_events(http, body())
-    assert {name: limited.headers.get(name) for name in ("Retry-After", "X-RateLimit-Limit", "X-RateLimit-Remaining",
-                                                          "X-RateLimit-Reset")} == {
-        "Retry-After": "1", "X-RateLimit-Limit": "1", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "1"}
+    assert {
+        name: limited.headers.get(name)
+        for name in ("Retry-After", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
+    } == {"Retry-After": "1", "X-RateLimit-Limit": "1", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "1"}
     assert "in place of this route" in limited.json()["details"]
     http.post("/_mock/faults", json={"status": 429, "headers": {"Retry-After": "2", "X-Trace": "t"}, "times": 1})
     custom = post_events(http, body())
     assert (custom.headers["Retry-After"], custom.headers["X-Trace"], custom.headers["X-RateLimit-Remaining"]) == (
-        "2", "t", "0")
+        "2",
+        "t",
+        "0",
+    )
     assert [rule["fired"] for rule in http.get("/_mock/faults").json()["data"]] == [1, 1]
 
 
@@ -226,19 +234,30 @@ def test_faults_are_listed_and_removed(http: httpx.Client) -> None:
     assert post_events(http, body()).status_code == 201
 
 
-@pytest.mark.parametrize("rule, path", [
-    ({"status": 99}, "/status"), ({"status": "500"}, "/status"), ({"probability": 2, "status": 500}, "/probability"),
-    ({"drop": "sideways"}, "/drop"), ({"times": 0, "status": 500}, "/times"),
-    ({"colour": "red", "status": 500}, "/colour"),
-    ({"path": "/x"}, ""),
-    # issue 15 item 10: statuses that cannot be sent, and rules that could never fire
-    ({"status": 100}, "/status"), ({"status": 204}, "/status"), ({"status": 304}, "/status"),
-    ({"drop": False}, ""), ({"status": 500, "path": "/_mock/reset"}, "/path"),
-    ({"status": 500, "method": ""}, "/method"), ({"status": 500, "account": ""}, "/account"),
-    ({"status": 500, "headers": {"Bad Name": "x"}}, "/headers/Bad Name"),
-    ({"status": 500, "headers": {"X-A": "line\r\nbreak"}}, "/headers/X-A"),
-    ({"status": 500, "headers": {"X-A": 1}}, "/headers/X-A"), ({"status": 500, "headers": []}, "/headers"),
-])
+@pytest.mark.parametrize(
+    "rule, path",
+    [
+        ({"status": 99}, "/status"),
+        ({"status": "500"}, "/status"),
+        ({"probability": 2, "status": 500}, "/probability"),
+        ({"drop": "sideways"}, "/drop"),
+        ({"times": 0, "status": 500}, "/times"),
+        ({"colour": "red", "status": 500}, "/colour"),
+        ({"path": "/x"}, ""),
+        # issue 15 item 10: statuses that cannot be sent, and rules that could never fire
+        ({"status": 100}, "/status"),
+        ({"status": 204}, "/status"),
+        ({"status": 304}, "/status"),
+        ({"drop": False}, ""),
+        ({"status": 500, "path": "/_mock/reset"}, "/path"),
+        ({"status": 500, "method": ""}, "/method"),
+        ({"status": 500, "account": ""}, "/account"),
+        ({"status": 500, "headers": {"Bad Name": "x"}}, "/headers/Bad Name"),
+        ({"status": 500, "headers": {"X-A": "line\r\nbreak"}}, "/headers/X-A"),
+        ({"status": 500, "headers": {"X-A": 1}}, "/headers/X-A"),
+        ({"status": 500, "headers": []}, "/headers"),
+    ],
+)
 def test_bad_fault_rules_are_refused_with_the_member_named(http: httpx.Client, rule: dict[str, Any], path: str) -> None:
     response = http.post("/_mock/faults", json=rule)
     assert response.status_code == 422
@@ -253,6 +272,7 @@ def test_latency_ms_delays_masivo_answers(make_server: ServerFactory) -> None:
 
 
 # -- queued processing and read-back -------------------------------------------------------------
+
 
 def test_events_stay_queued_until_the_processing_delay_passes(make_server: ServerFactory) -> None:
     server = make_server(memory=True, processing_delay=60)
@@ -279,7 +299,10 @@ def test_customer_read_back_counts_only_processed_purchases(make_server: ServerF
         customer = answer.json()["data"]["customer"]
         assert customer["id"] == "c1"
         assert customer["metrics"]["lifetime"] == {
-            "number_of_purchases": 2, "spend_total": 30.95, "last_visit": "2023-11-07T05:31:56Z"}
+            "number_of_purchases": 2,
+            "spend_total": 30.95,
+            "last_visit": "2023-11-07T05:31:56Z",
+        }
         assert customer["metrics"]["last_year"].keys() >= {"from", "to", "number_of_purchases", "spend_total"}
 
 
@@ -295,6 +318,7 @@ def test_customer_read_back_is_scoped_to_the_tokens_account(http: httpx.Client) 
 
 # -- duplicates ----------------------------------------------------------------------------------
 
+
 def test_duplicates_are_accepted_flagged_and_counted_as_warnings(http: httpx.Client) -> None:
     batch = {"customers": [{"id": "c1", "events": [event(1), event(2)]}]}
     assert post_events(http, batch).status_code == 201
@@ -305,15 +329,20 @@ def test_duplicates_are_accepted_flagged_and_counted_as_warnings(http: httpx.Cli
     assert [e["id"] for e in flagged["data"]] == [listed[2]["id"], listed[3]["id"]]
     warnings = http.get("/_mock/requests").json()["data"][1]["warnings"]
     assert [(w["path"], w["rule"]) for w in warnings] == [
-        ("/customers/0/events/0", "duplicate"), ("/customers/0/events/1", "duplicate")]
+        ("/customers/0/events/0", "duplicate"),
+        ("/customers/0/events/1", "duplicate"),
+    ]
     assert http.get("/_mock/customers/c1").json()["data"]["metrics"]["lifetime"]["number_of_purchases"] == 4
 
 
 def test_same_purchase_in_another_account_or_customer_is_not_a_duplicate(http: httpx.Client) -> None:
     other = http.post("/_mock/accounts").json()["data"]
     post_events(http, {"customers": [{"id": "c1", "events": [event(1)]}, {"id": "c2", "events": [event(1)]}]})
-    post_events(http, {"customers": [{"id": "c1", "events": [event(1)]}]},
-                {"Authorization": f"Bearer {other['token']}", "Content-Type": "application/json"})
+    post_events(
+        http,
+        {"customers": [{"id": "c1", "events": [event(1)]}]},
+        {"Authorization": f"Bearer {other['token']}", "Content-Type": "application/json"},
+    )
     assert http.get("/_mock/events?duplicates=true").json()["total"] == 0
 
 
@@ -348,9 +377,12 @@ def test_answers_of_fault_rules_are_journaled_under_the_account_they_hit(http: h
     [entry] = http.get("/_mock/requests", params={"account": other["id"]}).json()["data"]
     assert (entry["status"], entry["account"]) == (503, other["id"])
     assert [rule["status"] for rule in http.get("/_mock/faults", params={"account": other["id"]}).json()["data"]] == [
-        503]
+        503
+    ]
     assert http.get("/_mock/faults", params={"limit": 1, "offset": 1}).json() == {
-        "data": [http.get("/_mock/faults").json()["data"][1]], "total": 2}
+        "data": [http.get("/_mock/faults").json()["data"][1]],
+        "total": 2,
+    }
 
 
 def test_an_unexpected_server_error_is_journaled_as_500(monkeypatch: pytest.MonkeyPatch) -> None:

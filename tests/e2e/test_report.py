@@ -45,11 +45,20 @@ def test_refusals_are_counted_exactly_when_the_request_log_keeps_one_call(make_s
     assert data["processed"] == {"profile": 0, "transaction": 0, "event": 1}
     dates, unauthorized = data["violations"]
     assert {key: dates[key] for key in ("endpoint", "rule", "path", "count", "requests", "examples")} == {
-        "endpoint": "POST /customers/migrate/events", "rule": "format", "path": "/customers/*/events/*/issued_at",
-        "count": 6, "requests": 3, "examples": ["req_1", "req_2", "req_3"]}
+        "endpoint": "POST /customers/migrate/events",
+        "rule": "format",
+        "path": "/customers/*/events/*/issued_at",
+        "count": 6,
+        "requests": 3,
+        "examples": ["req_1", "req_2", "req_3"],
+    }
     assert dates["message"] == "must be a valid date-time (RFC 3339, e.g. 2023-11-07T05:31:56Z)"
     assert (unauthorized["endpoint"], unauthorized["count"], unauthorized["requests"], unauthorized["examples"]) == (
-        "POST /customers/migrate/events", 1, 1, ["req_5"])
+        "POST /customers/migrate/events",
+        1,
+        1,
+        ["req_5"],
+    )
     assert [(minute["accepted"], minute["refused"]) for minute in data["timeline"]] in ([(1, 4)], [(0, 3), (1, 1)])
 
 
@@ -58,8 +67,9 @@ def test_processing_failures_are_grouped_by_kind_and_reason(http: httpx.Client) 
     for later in (profile("bea", email="a@example.com"), profile("cy", email="A@example.com")):
         assert http.post(CUSTOMERS_PATH, json=profiles_body(later), headers=JSON_AUTH).status_code == 201
     data = report(http)
-    assert data["failures"] == [{"kind": "profile", "reason": "email_taken", "count": 2,
-                                 "examples": ["prf_2", "prf_3"]}]
+    assert data["failures"] == [
+        {"kind": "profile", "reason": "email_taken", "count": 2, "examples": ["prf_2", "prf_3"]}
+    ]
     assert (data["accepted"]["profile"], data["processed"]["profile"], data["failed"]["profile"]) == (3, 1, 2)
     assert data["customers"] == {"with_profile": 1, "events_without_profile": 0, "with_transactions": 0}
 
@@ -87,7 +97,9 @@ def test_hostile_ids_come_back_verbatim_as_json(http: httpx.Client) -> None:
     assert post_events(http, payload).status_code == 422
     violation = report(http)["violations"][0]
     assert (violation["path"], violation["message"]) == (
-        "/customers/*/events/*/issued_at", "must be a valid date-time (RFC 3339, e.g. 2023-11-07T05:31:56Z)")
+        "/customers/*/events/*/issued_at",
+        "must be a valid date-time (RFC 3339, e.g. 2023-11-07T05:31:56Z)",
+    )
     assert report(http)["failures"] == []
 
 
@@ -123,6 +135,8 @@ def test_the_console_says_why_each_request_was_refused(http: httpx.Client, caplo
     assert post_events(http, bad_batch()).status_code == 422
     assert post_events(http, body()).status_code == 201
     refused = [record.getMessage() for record in caplog.records if record.getMessage().startswith("refused")]
-    assert refused == ["refused POST /api/storefront/v1/customers/migrate/events with 422: "
-                       "/customers/0/events/1/issued_at: must be a valid date-time (RFC 3339, e.g. "
-                       "2023-11-07T05:31:56Z) (and 1 more)"]
+    assert refused == [
+        "refused POST /api/storefront/v1/customers/migrate/events with 422: "
+        "/customers/0/events/1/issued_at: must be a valid date-time (RFC 3339, e.g. "
+        "2023-11-07T05:31:56Z) (and 1 more)"
+    ]

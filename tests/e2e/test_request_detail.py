@@ -59,9 +59,10 @@ def test_unknown_and_evicted_requests_are_404(make_server: Any) -> None:
     with client_for(server.url) as http:
         for _ in range(3):
             post_events(http, b"{")
-        assert [http.get(f"/_mock/requests/{rid}").status_code for rid in ("req_1", "req_2", "req_3", "req_4",
-                                                                           "x", "req_-1", "req_" + "9" * 30)] == [
-            404, 200, 200, 404, 404, 404, 404]
+        assert [
+            http.get(f"/_mock/requests/{rid}").status_code
+            for rid in ("req_1", "req_2", "req_3", "req_4", "x", "req_-1", "req_" + "9" * 30)
+        ] == [404, 200, 200, 404, 404, 404, 404]
         assert "--journal-size" in http.get("/_mock/requests/req_1").json()["details"]
 
 

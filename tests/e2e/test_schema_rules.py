@@ -26,14 +26,19 @@ WITH_PRODUCT = with_change(body(), ORDER + "/products", [{"sku": "s", "amount": 
 
 @pytest.fixture(scope="module")
 def strict_api() -> Iterator[httpx.Client]:
-    with (MockMasivoServer(Settings(memory=True, port=0, log_level="warning", strict=True)) as server,
-          httpx.Client(base_url=server.url, timeout=30) as client):
+    with (
+        MockMasivoServer(Settings(memory=True, port=0, log_level="warning", strict=True)) as server,
+        httpx.Client(base_url=server.url, timeout=30) as client,
+    ):
         yield client
 
 
 def post(client: httpx.Client, payload: Any, token: str = "mock-token") -> httpx.Response:
-    return client.post(MIGRATE, content=json.dumps(payload).encode(),
-                       headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    return client.post(
+        MIGRATE,
+        content=json.dumps(payload).encode(),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
 
 
 def violations(response: httpx.Response) -> list[dict[str, str]]:
@@ -71,44 +76,85 @@ SCHEMA_CASES = [
     case("/customers/0/id", "", ("/customers/0/id", "minLength"), id="S3-customer-with-empty-id"),
     case("/customers/0/events", REMOVE, ("/customers/0", "required"), id="S3-customer-without-events"),
     # event's required members
-    *[case(f"{EVENT}/{name}", REMOVE, (EVENT, "required"), id=f"event-without-{name}")
-      for name in ("type", "order", "fulfilled", "issued_at", "resolved_at")],
+    *[
+        case(f"{EVENT}/{name}", REMOVE, (EVENT, "required"), id=f"event-without-{name}")
+        for name in ("type", "order", "fulfilled", "issued_at", "resolved_at")
+    ],
     case(f"{EVENT}/type", "", (f"{EVENT}/type", "minLength"), id="event-with-empty-type"),
     # S4: maxLength
     case("/customers/0/id", LONG, ("/customers/0/id", "maxLength"), id="S4-customer-id-over-1024"),
     case(f"{EVENT}/type", LONG, (f"{EVENT}/type", "maxLength"), id="S4-event-type-over-1024"),
     case(f"{EVENT}/channel_id", LONG, (f"{EVENT}/channel_id", "maxLength"), id="S4-channel-id-over-1024"),
     case(f"{ORDER}/purchase_id", LONG, (f"{ORDER}/purchase_id", "maxLength"), id="S4-purchase-id-over-1024"),
-    case(f"{ORDER}/products/0/sku", LONG, (f"{ORDER}/products/0/sku", "maxLength"), base=WITH_PRODUCT,
-         id="S4-product-sku-over-1024"),
-    case(f"{EVENT}/issued_at", "2023-11-07T05:31:56." + "1" * 60 + "Z", (f"{EVENT}/issued_at", "maxLength"),
-         id="S4-date-time-over-64"),
+    case(
+        f"{ORDER}/products/0/sku",
+        LONG,
+        (f"{ORDER}/products/0/sku", "maxLength"),
+        base=WITH_PRODUCT,
+        id="S4-product-sku-over-1024",
+    ),
+    case(
+        f"{EVENT}/issued_at",
+        "2023-11-07T05:31:56." + "1" * 60 + "Z",
+        (f"{EVENT}/issued_at", "maxLength"),
+        id="S4-date-time-over-64",
+    ),
     # S5: null where a value is required
-    *[case(pointer, None, (pointer, "type"), id=f"S5-null-{pointer.rsplit('/', 1)[1]}")
-      for pointer in ("/customers/0/id", "/customers/0/events", f"{EVENT}/type", ORDER, f"{EVENT}/fulfilled",
-                      f"{EVENT}/issued_at", f"{ORDER}/value")],
+    *[
+        case(pointer, None, (pointer, "type"), id=f"S5-null-{pointer.rsplit('/', 1)[1]}")
+        for pointer in (
+            "/customers/0/id",
+            "/customers/0/events",
+            f"{EVENT}/type",
+            ORDER,
+            f"{EVENT}/fulfilled",
+            f"{EVENT}/issued_at",
+            f"{ORDER}/value",
+        )
+    ],
     # S6: wrong scalar types
     case(f"{ORDER}/value", True, (f"{ORDER}/value", "type"), id="S6-true-for-a-number"),
     case(f"{ORDER}/value", "10.5", (f"{ORDER}/value", "type"), id="S6-string-for-a-number"),
     case(f"{EVENT}/fulfilled", "true", (f"{EVENT}/fulfilled", "type"), id="S6-string-for-a-boolean"),
     case(f"{EVENT}/fulfilled", 1, (f"{EVENT}/fulfilled", "type"), id="S6-number-for-a-boolean"),
     case("/customers/0/id", 123, ("/customers/0/id", "type"), id="S6-number-for-an-id"),
-    case(f"{ORDER}/products/0/amount", "2", (f"{ORDER}/products/0/amount", "type"), base=WITH_PRODUCT,
-         id="S6-string-for-product-amount"),
-    case(f"{ORDER}/products/0/redeem/0/id", 7, (f"{ORDER}/products/0/redeem/0/id", "type"), base=WITH_PRODUCT,
-         id="S6-number-for-redeem-id"),
+    case(
+        f"{ORDER}/products/0/amount",
+        "2",
+        (f"{ORDER}/products/0/amount", "type"),
+        base=WITH_PRODUCT,
+        id="S6-string-for-product-amount",
+    ),
+    case(
+        f"{ORDER}/products/0/redeem/0/id",
+        7,
+        (f"{ORDER}/products/0/redeem/0/id", "type"),
+        base=WITH_PRODUCT,
+        id="S6-number-for-redeem-id",
+    ),
     case(f"{ORDER}/metadata", [], (f"{ORDER}/metadata", "type"), id="free-form-metadata-must-be-an-object"),
     case(f"{ORDER}/shipping", [], (f"{ORDER}/shipping", "type"), id="shipping-must-be-an-object"),
     case(f"{ORDER}/products", {}, (f"{ORDER}/products", "type"), id="products-must-be-an-array"),
     # S9: date-time format
-    *[case(f"{EVENT}/issued_at", text, (f"{EVENT}/issued_at", "format"), id=f"S9-issued-at-{name}")
-      for name, text in [("month-13", "2023-13-07T05:31:56Z"), ("february-30", "2023-02-30T00:00:00Z"),
-                         ("words", "yesterday"), ("date-only", "2023-11-07"), ("no-offset", "2023-11-07T05:31:56"),
-                         ("hour-24", "2023-11-07T24:00:00Z"), ("empty", ""), ("unix-seconds", "1699335116")]],
+    *[
+        case(f"{EVENT}/issued_at", text, (f"{EVENT}/issued_at", "format"), id=f"S9-issued-at-{name}")
+        for name, text in [
+            ("month-13", "2023-13-07T05:31:56Z"),
+            ("february-30", "2023-02-30T00:00:00Z"),
+            ("words", "yesterday"),
+            ("date-only", "2023-11-07"),
+            ("no-offset", "2023-11-07T05:31:56"),
+            ("hour-24", "2023-11-07T24:00:00Z"),
+            ("empty", ""),
+            ("unix-seconds", "1699335116"),
+        ]
+    ],
     case(f"{EVENT}/resolved_at", "07/11/2023", (f"{EVENT}/resolved_at", "format"), id="S9-resolved-at-us-date"),
     # S10: enum
-    *[case(f"{ORDER}/payment_method", text, (f"{ORDER}/payment_method", "enum"), id=f"S10-payment-method-{text!r}")
-      for text in ("credit", "Credit", "PAYPAL", "")],
+    *[
+        case(f"{ORDER}/payment_method", text, (f"{ORDER}/payment_method", "enum"), id=f"S10-payment-method-{text!r}")
+        for text in ("credit", "Credit", "PAYPAL", "")
+    ],
     # S11: array items of the wrong type
     case("/customers/0/events", ["x"], (EVENT, "type"), id="S11-event-is-a-string"),
     case("/customers/0/events", [None], (EVENT, "type"), id="S11-event-is-null"),
@@ -120,8 +166,9 @@ SCHEMA_CASES = [
 
 
 @pytest.mark.parametrize(("payload", "expected"), SCHEMA_CASES)
-def test_schema_violation_is_422_at_its_json_pointer(api: httpx.Client, payload: Any,
-                                                     expected: list[tuple[str, str]]) -> None:
+def test_schema_violation_is_422_at_its_json_pointer(
+    api: httpx.Client, payload: Any, expected: list[tuple[str, str]]
+) -> None:
     before = stored(api)
     assert where(post(api, payload)) == expected
     assert stored(api) == before
@@ -135,13 +182,20 @@ def test_missing_member_is_named_in_the_message(api: httpx.Client, name: str) ->
 
 def test_every_violation_is_listed_in_pointer_order(api: httpx.Client) -> None:
     payload = body(customers=11)
-    for pointer, value in [("/customers/10/id", ""), ("/customers/3/events/0/issued_at", "soon"),
-                           ("/customers/9/id", ""), ("/customers/3/events/0/fulfilled", "yes")]:
+    for pointer, value in [
+        ("/customers/10/id", ""),
+        ("/customers/3/events/0/issued_at", "soon"),
+        ("/customers/9/id", ""),
+        ("/customers/3/events/0/fulfilled", "yes"),
+    ]:
         payload = with_change(payload, pointer, value)
     response = post(api, payload)
-    assert where(response) == [("/customers/3/events/0/fulfilled", "type"),
-                               ("/customers/3/events/0/issued_at", "format"),
-                               ("/customers/9/id", "minLength"), ("/customers/10/id", "minLength")]
+    assert where(response) == [
+        ("/customers/3/events/0/fulfilled", "type"),
+        ("/customers/3/events/0/issued_at", "format"),
+        ("/customers/9/id", "minLength"),
+        ("/customers/10/id", "minLength"),
+    ]
     assert "truncated" not in response.json()
     assert "/customers/3/events/0/fulfilled" in response.json()["details"]
 
@@ -163,7 +217,7 @@ UNKNOWN_MEMBERS = [
 def add_member(pointer: str) -> dict[str, Any]:
     """A valid body plus a member named by the pointer's last part (which may contain '/' and '~')."""
     parent = "/customers/0" if pointer.startswith("/customers/0/a/") else pointer.rsplit("/", 1)[0]
-    name = pointer[len(parent) + 1:]
+    name = pointer[len(parent) + 1 :]
     payload = body()
     target: Any = payload
     for part in filter(None, parent.split("/")):
@@ -174,7 +228,8 @@ def add_member(pointer: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize(("member", "path"), UNKNOWN_MEMBERS)
 def test_unknown_member_is_stored_and_reported_as_a_warning(
-        api: httpx.Client, account: dict[str, str], member: str, path: str) -> None:
+    api: httpx.Client, account: dict[str, str], member: str, path: str
+) -> None:
     assert post(api, add_member(member), account["token"]).status_code == 201
     assert stored(api, account["id"]) == 1
     [entry] = api.get("/_mock/requests", params={"account": account["id"]}).json()["data"]
@@ -216,8 +271,7 @@ LENIENT = [
 
 
 @pytest.mark.parametrize(("pointer", "value"), LENIENT)
-def test_documented_leniency_is_accepted(api: httpx.Client, account: dict[str, str], pointer: str,
-                                         value: Any) -> None:
+def test_documented_leniency_is_accepted(api: httpx.Client, account: dict[str, str], pointer: str, value: Any) -> None:
     payload = with_change(body(), pointer, value)
     assert post(api, payload, account["token"]).status_code == 201
     [event] = api.get("/_mock/events", params={"account": account["id"]}).json()["data"]
@@ -225,6 +279,7 @@ def test_documented_leniency_is_accepted(api: httpx.Client, account: dict[str, s
 
 
 # --- S13, R6, R7: big and many violations stay small --------------------------------------------------
+
 
 def test_s13_thousands_of_violations_are_capped_at_100(api: httpx.Client) -> None:
     payload = body(customers=1000)
@@ -255,11 +310,14 @@ def test_r6_one_megabyte_string_is_refused_without_echoing_it(api: httpx.Client)
     assert stored(api) == before
 
 
-@pytest.mark.parametrize(("pointer", "value"), [
-    ("/customers/0/events", [None] * 1000),
-    (f"{ORDER}/payment_method", "P" * 100_000),
-    (f"{EVENT}/issued_at", "9" * 100_000),
-])
+@pytest.mark.parametrize(
+    ("pointer", "value"),
+    [
+        ("/customers/0/events", [None] * 1000),
+        (f"{ORDER}/payment_method", "P" * 100_000),
+        (f"{EVENT}/issued_at", "9" * 100_000),
+    ],
+)
 def test_r7_messages_never_echo_the_failing_value(api: httpx.Client, pointer: str, value: Any) -> None:
     response = post(api, with_change(body(), pointer, value))
     assert all(len(violation["message"]) <= 200 for violation in violations(response))

@@ -15,10 +15,10 @@ from mock_masivo.config import Settings
 from mock_masivo.web.guard import SiteGuard
 
 
-@pytest.mark.parametrize("host", ["attacker.example", "attacker.example:8642", "localhost.attacker.example",
-                                  "127.0.0.1.nip.io"])
-def test_a_host_the_server_was_not_told_about_is_refused_before_any_data_is_read(
-        http: httpx.Client, host: str) -> None:
+@pytest.mark.parametrize(
+    "host", ["attacker.example", "attacker.example:8642", "localhost.attacker.example", "127.0.0.1.nip.io"]
+)
+def test_a_host_the_server_was_not_told_about_is_refused_before_any_data_is_read(http: httpx.Client, host: str) -> None:
     post_events(http, body())
     for path in ("/_mock/events", "/_mock/report", "/openapi.json"):
         answer = http.get(path, headers={"Host": host})
@@ -29,8 +29,9 @@ def test_a_host_the_server_was_not_told_about_is_refused_before_any_data_is_read
     assert stored_count(http) == 1
 
 
-@pytest.mark.parametrize("host", ["127.0.0.1:1", "localhost:8642", "LOCALHOST", "[::1]:8642", "10.1.2.3",
-                                  "app.localhost:80"])
+@pytest.mark.parametrize(
+    "host", ["127.0.0.1:1", "localhost:8642", "LOCALHOST", "[::1]:8642", "10.1.2.3", "app.localhost:80"]
+)
 def test_addresses_and_localhost_are_always_allowed(http: httpx.Client, host: str) -> None:
     assert http.get("/_mock/health", headers={"Host": host}).status_code == 200
 
@@ -52,9 +53,13 @@ def test_the_allowed_hosts_variable_is_comma_separated() -> None:
 def test_a_cross_site_form_post_cannot_reset(http: httpx.Client) -> None:
     post_events(http, body())
     form = {"Content-Type": "application/x-www-form-urlencoded"}
-    for headers in ({**form, "Origin": "https://attacker.example"}, {**form, "Sec-Fetch-Site": "cross-site"},
-                    {**form, "Sec-Fetch-Site": "same-site"}, {"Origin": "null"},
-                    {"Origin": f"http://localhost:{http.base_url.port}"}):
+    for headers in (
+        {**form, "Origin": "https://attacker.example"},
+        {**form, "Sec-Fetch-Site": "cross-site"},
+        {**form, "Sec-Fetch-Site": "same-site"},
+        {"Origin": "null"},
+        {"Origin": f"http://localhost:{http.base_url.port}"},
+    ):
         answer = http.post("/_mock/reset", headers=headers)
         assert answer.status_code == 403, headers
         assert answer.json()["error"] == "Cross-site request refused"
@@ -65,8 +70,12 @@ def test_a_cross_site_form_post_cannot_reset(http: httpx.Client) -> None:
 
 def test_the_servers_own_page_tests_and_scripts_may_change_state(http: httpx.Client) -> None:
     own = f"http://{http.base_url.host}:{http.base_url.port}"
-    assert http.post("/_mock/clock", json={"advance": 1}, headers={"Origin": own,
-                                                                   "Sec-Fetch-Site": "same-origin"}).status_code == 200
+    assert (
+        http.post(
+            "/_mock/clock", json={"advance": 1}, headers={"Origin": own, "Sec-Fetch-Site": "same-origin"}
+        ).status_code
+        == 200
+    )
     assert http.post("/_mock/reset", headers={"Sec-Fetch-Site": "none"}).status_code == 200  # typed in the address bar
     assert http.post("/_mock/reset").status_code == 200  # no Origin: a test or a script
     # reading stays open to any origin's page only in the sense browsers allow: no CORS header is ever sent

@@ -59,6 +59,7 @@ def allowed(response: httpx.Response | RawResponse) -> set[str]:
 
 # --- raw sockets ----------------------------------------------------------------------------------
 
+
 @dataclass
 class RawResponse:
     status: int
@@ -162,18 +163,22 @@ ACCEPTED_CONTENT_TYPES = [
 
 @pytest.mark.parametrize("content_type", ACCEPTED_CONTENT_TYPES)
 def test_migrate_events_accepts_json_content_type_variants(
-        api: httpx.Client, account: dict[str, str], content_type: str) -> None:
+    api: httpx.Client, account: dict[str, str], content_type: str
+) -> None:
     headers = {"Authorization": f"Bearer {account['token']}", "Content-Type": content_type}
     assert api.post(MIGRATE, content=VALID, headers=headers).status_code == 201
     assert stored(api, account["id"]) == 1
 
 
-@pytest.mark.parametrize(("encoding", "payload"), [
-    pytest.param("gzip", gzip.compress(VALID), id="T5-gzip"),
-    pytest.param("br", VALID, id="T5-br"),
-    pytest.param("deflate", VALID, id="T5-deflate"),
-    pytest.param("identity, gzip", gzip.compress(VALID), id="T5-identity-then-gzip"),
-])
+@pytest.mark.parametrize(
+    ("encoding", "payload"),
+    [
+        pytest.param("gzip", gzip.compress(VALID), id="T5-gzip"),
+        pytest.param("br", VALID, id="T5-br"),
+        pytest.param("deflate", VALID, id="T5-deflate"),
+        pytest.param("identity, gzip", gzip.compress(VALID), id="T5-identity-then-gzip"),
+    ],
+)
 def test_migrate_events_refuses_encoded_bodies(api: httpx.Client, encoding: str, payload: bytes) -> None:
     before = stored(api)
     response = api.post(MIGRATE, content=payload, headers={**JSON_AUTH, "Content-Encoding": encoding})
@@ -182,13 +187,17 @@ def test_migrate_events_refuses_encoded_bodies(api: httpx.Client, encoding: str,
 
 
 def test_identity_content_encoding_is_accepted(api: httpx.Client, account: dict[str, str]) -> None:
-    headers = {"Authorization": f"Bearer {account['token']}", "Content-Type": "application/json",
-               "Content-Encoding": "identity"}
+    headers = {
+        "Authorization": f"Bearer {account['token']}",
+        "Content-Type": "application/json",
+        "Content-Encoding": "identity",
+    }
     assert api.post(MIGRATE, content=VALID, headers=headers).status_code == 201
     assert stored(api, account["id"]) == 1
 
 
 # --- T6-T7: methods and paths --------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("path", MIGRATE_PATHS)
 @pytest.mark.parametrize("method", ["GET", "PUT", "DELETE", "PATCH", "OPTIONS"])
@@ -213,10 +222,17 @@ def test_wrong_method_on_authorize_is_405_with_allow(api: httpx.Client, method: 
     assert allowed(response) == {"GET", "HEAD"}
 
 
-@pytest.mark.parametrize("path", [
-    "/customer/migrate/events", "/customers/migrate/event", "/customers/migrate/events/extra",
-    "/api/storefront/v2/customers/migrate/events", "/api/customers/migrate/events", "/CUSTOMERS/MIGRATE/EVENTS",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/customer/migrate/events",
+        "/customers/migrate/event",
+        "/customers/migrate/events/extra",
+        "/api/storefront/v2/customers/migrate/events",
+        "/api/customers/migrate/events",
+        "/CUSTOMERS/MIGRATE/EVENTS",
+    ],
+)
 def test_unknown_path_is_404_json(api: httpx.Client, path: str) -> None:
     before = stored(api)
     assert_error(api.post(path, content=VALID, headers=JSON_AUTH), 404, "Not found")
@@ -236,20 +252,34 @@ def test_trailing_slash_variant_is_404_json_and_stores_nothing(api: httpx.Client
 ORDER_CASES = [
     pytest.param("POST", "/customers/migrate/evnts", {}, b"x" * (SMALL_CAP + 1), 404, "Not found", id="route-first"),
     pytest.param("GET", MIGRATE, {"Content-Type": "text/plain"}, b"x", 405, "Method not allowed", id="method-second"),
-    pytest.param("POST", MIGRATE, {"Content-Type": "text/plain"}, b"x" * (SMALL_CAP + 1), 401, "Unauthorized",
-                 id="auth-before-content-type"),
-    pytest.param("POST", MIGRATE, {**AUTH, "Content-Type": "text/plain"}, b"x" * (SMALL_CAP + 1), 415,
-                 "Unsupported media type", id="content-type-before-size"),
-    pytest.param("POST", MIGRATE, JSON_AUTH, b"x" * (SMALL_CAP + 1), 413, "Payload too large",
-                 id="size-before-json"),
+    pytest.param(
+        "POST",
+        MIGRATE,
+        {"Content-Type": "text/plain"},
+        b"x" * (SMALL_CAP + 1),
+        401,
+        "Unauthorized",
+        id="auth-before-content-type",
+    ),
+    pytest.param(
+        "POST",
+        MIGRATE,
+        {**AUTH, "Content-Type": "text/plain"},
+        b"x" * (SMALL_CAP + 1),
+        415,
+        "Unsupported media type",
+        id="content-type-before-size",
+    ),
+    pytest.param("POST", MIGRATE, JSON_AUTH, b"x" * (SMALL_CAP + 1), 413, "Payload too large", id="size-before-json"),
     pytest.param("POST", MIGRATE, JSON_AUTH, b'{"customers": 1,}', 400, "Invalid JSON", id="json-before-schema"),
     pytest.param("POST", MIGRATE, JSON_AUTH, b'{"customers": 1}', 422, "Invalid customer entry", id="schema-last"),
 ]
 
 
 @pytest.mark.parametrize(("method", "path", "headers", "payload", "status", "title"), ORDER_CASES)
-def test_first_failing_check_answers(small_api: httpx.Client, method: str, path: str, headers: dict[str, str],
-                                     payload: bytes, status: int, title: str) -> None:
+def test_first_failing_check_answers(
+    small_api: httpx.Client, method: str, path: str, headers: dict[str, str], payload: bytes, status: int, title: str
+) -> None:
     before = stored(small_api)
     response = small_api.request(method, path, content=payload, headers=headers)
     assert response.status_code == status, response.text
@@ -258,6 +288,7 @@ def test_first_failing_check_answers(small_api: httpx.Client, method: str, path:
 
 
 # --- T9, T10, R1: size ------------------------------------------------------------------------------------
+
 
 def padded(size: int) -> bytes:
     """A valid body of exactly `size` bytes (JSON whitespace at the end)."""
@@ -297,7 +328,8 @@ def test_t10_chunked_body_growing_past_the_default_cap_is_413(api: httpx.Client)
 
 @pytest.mark.parametrize("expect", [True, False], ids=["expect-100-continue", "no-expect"])
 def test_t9_oversize_content_length_is_413_before_any_body_is_sent(
-        running: MockMasivoServer, api: httpx.Client, expect: bool) -> None:
+    running: MockMasivoServer, api: httpx.Client, expect: bool
+) -> None:
     before = stored(api)
     lines = [b"Content-Length: 50000000", *([b"Expect: 100-continue"] if expect else [])]
     response = exchange(running, request_head(*lines))  # the body is never sent
@@ -315,6 +347,7 @@ def test_a1_missing_auth_is_401_before_any_body_is_sent(running: MockMasivoServe
 
 # --- T11, R4, T14: a body that stalls, drips or is abandoned ----------------------------------------
 
+
 @pytest.fixture
 def short_body_deadline(monkeypatch: pytest.MonkeyPatch) -> float:
     monkeypatch.setattr(masivo, "BODY_TIMEOUT_SECONDS", 0.5)
@@ -331,7 +364,8 @@ def test_t11_body_that_stalls_is_408(running: MockMasivoServer, api: httpx.Clien
 
 
 def test_r4_body_dripping_past_the_deadline_is_408(
-        running: MockMasivoServer, api: httpx.Client, short_body_deadline: float) -> None:
+    running: MockMasivoServer, api: httpx.Client, short_body_deadline: float
+) -> None:
     before = stored(api)
     with connect(running) as sock:
         sock.sendall(request_head(b"Content-Length: %d" % len(VALID)))
@@ -345,7 +379,8 @@ def test_r4_body_dripping_past_the_deadline_is_408(
 
 
 def test_a_big_body_arriving_steadily_past_the_deadline_is_accepted(
-        running: MockMasivoServer, api: httpx.Client, short_body_deadline: float) -> None:
+    running: MockMasivoServer, api: httpx.Client, short_body_deadline: float
+) -> None:
     """Issue 15 item 8: the deadline grows with what arrives, so a client sending at a fair rate is not cut
     off when the whole body takes longer than the timeout (here 64 KiB over 1.2 s against 0.5 s)."""
     padded = json.dumps({**body(), "padding": "x" * 65_000}).encode()
@@ -353,7 +388,7 @@ def test_a_big_body_arriving_steadily_past_the_deadline_is_accepted(
         sock.sendall(request_head(b"Content-Length: %d" % len(padded)))
         for start in range(0, len(padded), 8192):
             time.sleep(0.15)
-            sock.sendall(padded[start:start + 8192])
+            sock.sendall(padded[start : start + 8192])
         response = read_response(sock)
     assert response.status == 201, response.raw[:300]
 
@@ -391,7 +426,8 @@ def newest_journal_entry(client: httpx.Client) -> dict[str, object]:
 
 
 def test_t14_client_disconnecting_mid_body_stores_nothing_and_is_no_server_error(
-        running: MockMasivoServer, api: httpx.Client, server_errors: list[logging.LogRecord]) -> None:
+    running: MockMasivoServer, api: httpx.Client, server_errors: list[logging.LogRecord]
+) -> None:
     before, seen = stored(api), journal_size(api)
     with connect(running) as sock:
         sock.sendall(request_head(b"Content-Length: %d" % len(VALID)) + VALID[:10])
@@ -421,7 +457,8 @@ PARSER_CASES = [
 
 @pytest.mark.parametrize("data", PARSER_CASES)
 def test_request_the_http_parser_refuses_is_400_and_stores_nothing(
-        running: MockMasivoServer, api: httpx.Client, data: bytes) -> None:
+    running: MockMasivoServer, api: httpx.Client, data: bytes
+) -> None:
     before = stored(api)
     assert_parser_rejected(exchange(running, data))
     assert stored(api) == before
@@ -435,22 +472,28 @@ def test_same_content_length_twice_is_one_length(running: MockMasivoServer, api:
     assert stored(api) == before
 
 
-@pytest.mark.parametrize(("declared", "status", "title"), [
-    pytest.param(b"\xb2", 400, "Bad request", id="superscript-two"),
-    pytest.param("\u0661\u0660".encode(), 400, "Bad request", id="arabic-indic-digits"),
-    pytest.param(b"1.5", 400, "Bad request", id="decimal"),
-    pytest.param(b"-1", 400, "Bad request", id="negative"),
-    pytest.param(b"9" * 5000, 413, "Payload too large", id="5000-digits"),
-])
-def test_content_length_that_is_not_plain_digits_is_refused_in_process(declared: bytes, status: int,
-                                                                       title: str) -> None:
+@pytest.mark.parametrize(
+    ("declared", "status", "title"),
+    [
+        pytest.param(b"\xb2", 400, "Bad request", id="superscript-two"),
+        pytest.param("\u0661\u0660".encode(), 400, "Bad request", id="arabic-indic-digits"),
+        pytest.param(b"1.5", 400, "Bad request", id="decimal"),
+        pytest.param(b"-1", 400, "Bad request", id="negative"),
+        pytest.param(b"9" * 5000, 413, "Payload too large", id="5000-digits"),
+    ],
+)
+def test_content_length_that_is_not_plain_digits_is_refused_in_process(
+    declared: bytes, status: int, title: str
+) -> None:
     # h11 refuses these before the app runs; an in-process client (the masivo_app fixture) does not.
     app = create_app(Settings(memory=True))
 
     async def send() -> httpx.Response:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://mock") as client:
-            headers = [*((name.encode(), value.encode()) for name, value in JSON_AUTH.items()),
-                       (b"Content-Length", declared)]
+            headers = [
+                *((name.encode(), value.encode()) for name, value in JSON_AUTH.items()),
+                (b"Content-Length", declared),
+            ]
             return await client.post(MIGRATE, content=VALID, headers=headers)
 
     try:
@@ -462,8 +505,12 @@ def test_content_length_that_is_not_plain_digits_is_refused_in_process(declared:
 
 # --- A5-A7 header bytes httpx refuses to send ---------------------------------------------------------
 
-@pytest.mark.parametrize("auth", [b"Bearer ", b"Bearer     ", b"Bearer \t", b"Bearer \x80\x81\xff"],
-                         ids=["A5-empty-token", "A5-only-spaces", "A5-space-and-tab", "A7-high-bytes"])
+
+@pytest.mark.parametrize(
+    "auth",
+    [b"Bearer ", b"Bearer     ", b"Bearer \t", b"Bearer \x80\x81\xff"],
+    ids=["A5-empty-token", "A5-only-spaces", "A5-space-and-tab", "A7-high-bytes"],
+)
 def test_bearer_without_usable_token_is_401(running: MockMasivoServer, api: httpx.Client, auth: bytes) -> None:
     before = stored(api)
     response = exchange(running, with_length(VALID, auth=auth))
@@ -474,7 +521,8 @@ def test_bearer_without_usable_token_is_401(running: MockMasivoServer, api: http
 
 @pytest.mark.parametrize("padding", [b" ", b"\t", b"  \t "], ids=["space", "tab", "mixed"])
 def test_a6_whitespace_after_the_token_is_not_part_of_the_header_value(
-        running: MockMasivoServer, api: httpx.Client, account: dict[str, str], padding: bytes) -> None:
+    running: MockMasivoServer, api: httpx.Client, account: dict[str, str], padding: bytes
+) -> None:
     # RFC 9110 §5.5: leading and trailing whitespace is not part of a field value, so h11 drops it
     # before the app sees the header; the token itself is exact.
     response = exchange(running, with_length(VALID, auth=b"Bearer " + account["token"].encode() + padding))
@@ -483,10 +531,15 @@ def test_a6_whitespace_after_the_token_is_not_part_of_the_header_value(
 
 
 def test_content_length_with_transfer_encoding_is_400_and_nothing_smuggled_behind_it(
-        running: MockMasivoServer, api: httpx.Client) -> None:
+    running: MockMasivoServer, api: httpx.Client
+) -> None:
     """Issue 15 item 2 (RFC 9112 section 6.1): the request could be read two ways, so neither is."""
-    assert api.post(MIGRATE, content=VALID, headers={"Authorization": "Bearer mock-token",
-                                                     "Content-Type": "application/json"}).status_code == 201
+    assert (
+        api.post(
+            MIGRATE, content=VALID, headers={"Authorization": "Bearer mock-token", "Content-Type": "application/json"}
+        ).status_code
+        == 201
+    )
     before = stored(api)
     chunked = b"%x\r\n%b\r\n0\r\n\r\n" % (len(VALID), VALID)
     smuggled = b"POST /_mock/reset HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n"

@@ -17,11 +17,17 @@ BASE_PATH = "/api/storefront/v1"
 
 async def report_redemption(client: httpx.AsyncClient, token: str, customer_id: str, points: int) -> None:
     """Your async code under test: a purchase paid partly with points."""
-    event = {"type": "PURCHASE", "order": {"purchase_id": "o-1", "value": 80, "redeem": [{"amount": points}]},
-             "fulfilled": True, "issued_at": "2024-06-01T12:00:00Z", "resolved_at": "2024-06-01T12:00:00Z"}
+    event = {
+        "type": "PURCHASE",
+        "order": {"purchase_id": "o-1", "value": 80, "redeem": [{"amount": points}]},
+        "fulfilled": True,
+        "issued_at": "2024-06-01T12:00:00Z",
+        "resolved_at": "2024-06-01T12:00:00Z",
+    }
     body = {"customers": [{"id": customer_id, "events": [event]}]}
-    response = await client.post(f"{BASE_PATH}/customers/migrate/events", json=body,
-                                 headers={"Authorization": f"Bearer {token}"})
+    response = await client.post(
+        f"{BASE_PATH}/customers/migrate/events", json=body, headers={"Authorization": f"Bearer {token}"}
+    )
     response.raise_for_status()
 
 

@@ -48,8 +48,13 @@ def send_events(client: httpx.Client, customer_id: str, events: list[dict[str, A
 
 
 def purchase(purchase_id: str, day: str) -> dict[str, Any]:
-    return {"type": "PURCHASE", "order": {"purchase_id": purchase_id, "value": 20}, "fulfilled": True,
-            "issued_at": f"{day}T09:00:00Z", "resolved_at": f"{day}T09:00:00Z"}
+    return {
+        "type": "PURCHASE",
+        "order": {"purchase_id": purchase_id, "value": 20},
+        "fulfilled": True,
+        "issued_at": f"{day}T09:00:00Z",
+        "resolved_at": f"{day}T09:00:00Z",
+    }
 
 
 @pytest.mark.masivo(token_ttl=60)

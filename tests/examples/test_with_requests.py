@@ -21,13 +21,18 @@ def migrate_history(base_url: str, api_key: str, customers: list[Customer], batc
         authorized.raise_for_status()
         session.headers["Authorization"] = f"Bearer {authorized.json()['data']}"
         for start in range(0, len(customers), batch_size):
-            batch = {"customers": customers[start:start + batch_size]}
+            batch = {"customers": customers[start : start + batch_size]}
             session.post(f"{base_url}/customers/migrate/events", json=batch, timeout=30).raise_for_status()
 
 
 def purchase(purchase_id: str, value: float) -> dict[str, Any]:
-    return {"type": "PURCHASE", "order": {"purchase_id": purchase_id, "value": value},
-            "fulfilled": True, "issued_at": "2024-01-05T10:00:00Z", "resolved_at": "2024-01-05T10:00:00Z"}
+    return {
+        "type": "PURCHASE",
+        "order": {"purchase_id": purchase_id, "value": value},
+        "fulfilled": True,
+        "issued_at": "2024-01-05T10:00:00Z",
+        "resolved_at": "2024-01-05T10:00:00Z",
+    }
 
 
 def test_migration_sends_every_purchase_in_batches(masivo_mock):  # type: ignore[no-untyped-def]

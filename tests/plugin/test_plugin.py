@@ -102,8 +102,9 @@ def test_two_tests_on_one_server_each_see_only_their_own_events(user_project: py
     user_project.runpytest().assert_outcomes(passed=2)
 
 
-def test_tests_sharing_a_running_server_see_only_their_own_data(user_project: pytest.Pytester,
-                                                                running_server: MockMasivoServer) -> None:
+def test_tests_sharing_a_running_server_see_only_their_own_data(
+    user_project: pytest.Pytester, running_server: MockMasivoServer
+) -> None:
     # An external server keeps every test's data, so isolation here comes from the accounts alone.
     user_project.makepyfile("""
         import pytest
@@ -131,11 +132,13 @@ def test_failing_assert_received_shows_the_events_that_did_arrive(user_project: 
     """)
     result = user_project.runpytest()
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines([
-        "*AssertionError: expected at least one event matching customer_id='c-2', found 0.",
-        "*Received 1 event(s):",
-        "*customer_id='c-1' batch_id=*\"purchase_id\":\"p-arrived\"*",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*AssertionError: expected at least one event matching customer_id='c-2', found 0.",
+            "*Received 1 event(s):",
+            '*customer_id=\'c-1\' batch_id=*"purchase_id":"p-arrived"*',
+        ]
+    )
 
 
 def test_assert_no_rejections_lists_every_rejection_with_its_errors(user_project: pytest.Pytester) -> None:
@@ -152,13 +155,15 @@ def test_assert_no_rejections_lists_every_rejection_with_its_errors(user_project
     """)
     result = user_project.runpytest()
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines([
-        "*AssertionError: 2 request(s) were rejected:",
-        "*POST /api/storefront/v1/customers/migrate/events -> 422",
-        "*/customers/0/events/0: missing required member 'issued_at'",
-        "*POST /api/storefront/v1/customers/migrate/events -> 415",
-        "*/: Content-Type must be application/json, got 'text/plain'",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*AssertionError: 2 request(s) were rejected:",
+            "*POST /api/storefront/v1/customers/migrate/events -> 422",
+            "*/customers/0/events/0: missing required member 'issued_at'",
+            "*POST /api/storefront/v1/customers/migrate/events -> 415",
+            "*/: Content-Type must be application/json, got 'text/plain'",
+        ]
+    )
 
 
 def test_suite_passes_under_xdist_with_two_workers(user_project: pytest.Pytester) -> None:
@@ -223,8 +228,9 @@ def test_marker_with_an_unknown_setting_fails_clearly(user_project: pytest.Pytes
     result.stdout.fnmatch_lines(["*@pytest.mark.masivo got unknown setting(s) strikt; known: host, port*"])
 
 
-def test_masivo_url_option_points_the_fixtures_at_a_running_server(user_project: pytest.Pytester,
-                                                                   running_server: MockMasivoServer) -> None:
+def test_masivo_url_option_points_the_fixtures_at_a_running_server(
+    user_project: pytest.Pytester, running_server: MockMasivoServer
+) -> None:
     user_project.makepyfile(f"""
         from masivo_helpers import migrate, purchase
 
@@ -238,7 +244,8 @@ def test_masivo_url_option_points_the_fixtures_at_a_running_server(user_project:
 
 
 def test_mock_masivo_url_variable_points_the_fixtures_at_a_running_server(
-        user_project: pytest.Pytester, running_server: MockMasivoServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    user_project: pytest.Pytester, running_server: MockMasivoServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("MOCK_MASIVO_URL", running_server.url)
     user_project.makepyfile(f"""
         def test_uses_the_running_server(masivo_mock):
@@ -329,7 +336,8 @@ def test_loading_the_plugin_does_not_import_the_server_stack() -> None:
 
 
 def test_advance_clock_in_one_test_never_moves_another_tests_clock(user_project: pytest.Pytester) -> None:
-    user_project.makepyfile(test_clock='''
+    user_project.makepyfile(
+        test_clock="""
         import httpx
         from masivo_helpers import migrate, purchase
 
@@ -346,7 +354,8 @@ def test_advance_clock_in_one_test_never_moves_another_tests_clock(user_project:
 
         def test_third_moves_to_an_instant(masivo_mock):
             assert masivo_mock.advance_clock(to="2099-01-01T00:00:00Z")["now"].startswith("2099-01-01T00:00:0")
-    ''')
+    """
+    )
     user_project.runpytest("-p", "no:randomly").assert_outcomes(passed=3)
 
 

@@ -29,11 +29,13 @@ from mock_masivo.ingest.schemas import load_schema
 from mock_masivo.ingest.validation import MAX_EVENTS_PER_BATCH, pointer
 
 REQUEST_SCHEMA: dict[str, Any] = load_schema("migrate-events.request.json")
-SCHEMAS: dict[str, dict[str, Any]] = {kind: load_schema(f"migrate-{kind}.request.json")
-                                      for kind in ("events", "customers", "transactions")}
+SCHEMAS: dict[str, dict[str, Any]] = {
+    kind: load_schema(f"migrate-{kind}.request.json") for kind in ("events", "customers", "transactions")
+}
 # The three files share their common definitions (tests/unit/test_schema_files.py), so one set resolves all.
-DEFINITIONS: dict[str, Any] = {"$defs": {name: definition for schema in SCHEMAS.values()
-                                         for name, definition in schema["$defs"].items()}}
+DEFINITIONS: dict[str, Any] = {
+    "$defs": {name: definition for schema in SCHEMAS.values() for name, definition in schema["$defs"].items()}
+}
 SMALL = 3  # customers, events per customer, members of free-form objects
 NESTED = 2  # items of the arrays inside an event (products, redeem)
 SHORT = 12  # characters per generated string, besides the schema's own length bounds
@@ -63,6 +65,7 @@ def resolve(schema: dict[str, Any], root: dict[str, Any] = DEFINITIONS) -> dict[
 # ---------------------------------------------------------------------------------------------
 # Valid values, from the schema
 # ---------------------------------------------------------------------------------------------
+
 
 @cache  # built once: hypothesis analyses a strategy tree on first use, which is slow for a fresh one
 def valid_payloads(extra_members: bool = True, kind: str = "events") -> st.SearchStrategy[dict[str, Any]]:
@@ -141,8 +144,10 @@ def date_times(draw: st.DrawFn) -> str:
     day = draw(st.integers(1, days_in_month(year, month)))
     hour, minute, second = draw(st.integers(0, 23)), draw(st.integers(0, 59)), draw(st.integers(0, 59))
     fraction = draw(st.none() | st.text("0123456789", min_size=1, max_size=9))
-    offset = draw(st.sampled_from(["Z", "z"]) | st.builds(
-        "{}{:02d}:{:02d}".format, st.sampled_from("+-"), st.integers(0, 23), st.integers(0, 59)))
+    offset = draw(
+        st.sampled_from(["Z", "z"])
+        | st.builds("{}{:02d}:{:02d}".format, st.sampled_from("+-"), st.integers(0, 23), st.integers(0, 59))
+    )
     separator = draw(st.sampled_from("Tt"))
     stamp = f"{year:04d}-{month:02d}-{day:02d}{separator}{hour:02d}:{minute:02d}:{second:02d}"
     return stamp + (f".{fraction}" if fraction is not None else "") + offset
@@ -158,6 +163,7 @@ def days_in_month(year: int, month: int) -> int:
 # ---------------------------------------------------------------------------------------------
 # One mutation of a valid body
 # ---------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Mutation:
@@ -204,9 +210,12 @@ def other_type_values(schema: dict[str, Any]) -> st.SearchStrategy[Any]:
 def _other_type_values(allowed: str) -> st.SearchStrategy[Any]:
     excluded = {allowed} | ({"integer"} if allowed == "number" else set())
     by_type: dict[str, st.SearchStrategy[Any]] = {
-        "null": st.none(), "boolean": st.booleans(), "integer": st.integers(MIN_INT, MAX_INT),
+        "null": st.none(),
+        "boolean": st.booleans(),
+        "integer": st.integers(MIN_INT, MAX_INT),
         "number": st.floats(allow_nan=False, allow_infinity=False).filter(lambda number: not number.is_integer()),
-        "string": text, "array": st.lists(json_values, max_size=NESTED),
+        "string": text,
+        "array": st.lists(json_values, max_size=NESTED),
         "object": st.dictionaries(text, json_values, max_size=NESTED),
     }
     return st.one_of([by_type[name] for name in JSON_TYPES if name not in excluded])
@@ -231,8 +240,9 @@ def mutated_payloads(draw: st.DrawFn, kinds: tuple[str, ...] = (), body_kind: st
     """A valid body of `body_kind` with one rule broken, of one of `kinds` (all by default) where it applies."""
     payload = draw(valid_payloads(kind=body_kind))
     wanted = set(kinds or MUTATORS)
-    choices = [(kind, location) for location in locations(payload, SCHEMAS[body_kind])
-               for kind in _applicable(location)]
+    choices = [
+        (kind, location) for location in locations(payload, SCHEMAS[body_kind]) for kind in _applicable(location)
+    ]
     if body_kind == "events":
         choices.append(("too_many_events", Location((), REQUEST_SCHEMA, payload)))
     possible = sorted({kind for kind, _ in choices} & wanted)
@@ -279,19 +289,24 @@ def _missing_member(payload: dict[str, Any], location: Location) -> st.SearchStr
 
 def _wrong_type(payload: dict[str, Any], location: Location) -> st.SearchStrategy[Mutation]:
     return other_type_values(location.schema).map(
-        lambda value: Mutation("wrong_type", _replace(payload, location.path, value), pointer(location.path), "type"))
+        lambda value: Mutation("wrong_type", _replace(payload, location.path, value), pointer(location.path), "type")
+    )
 
 
 def _bad_enum(payload: dict[str, Any], location: Location) -> st.SearchStrategy[Mutation]:
     options = location.schema["enum"]
     wrong = st.sampled_from([option.lower() for option in options if isinstance(option, str)]) | json_values
     return wrong.filter(lambda value: value not in options).map(
-        lambda value: Mutation("bad_enum", _replace(payload, location.path, value), pointer(location.path), "enum"))
+        lambda value: Mutation("bad_enum", _replace(payload, location.path, value), pointer(location.path), "enum")
+    )
 
 
 def _bad_date_time(payload: dict[str, Any], location: Location) -> st.SearchStrategy[Mutation]:
-    return st.sampled_from(BAD_DATE_TIMES).map(lambda corrupt: Mutation(
-        "bad_date_time", _replace(payload, location.path, corrupt(location.value)), pointer(location.path), "format"))
+    return st.sampled_from(BAD_DATE_TIMES).map(
+        lambda corrupt: Mutation(
+            "bad_date_time", _replace(payload, location.path, corrupt(location.value)), pointer(location.path), "format"
+        )
+    )
 
 
 def _empty_string(payload: dict[str, Any], location: Location) -> st.SearchStrategy[Mutation]:
@@ -303,9 +318,14 @@ def _empty_array(payload: dict[str, Any], location: Location) -> st.SearchStrate
 
 
 def _too_many_events(payload: dict[str, Any], location: Location) -> st.SearchStrategy[Mutation]:
-    return st.integers(1, 5).map(lambda extra: Mutation(
-        "too_many_events", over_the_batch_limit(payload, MAX_EVENTS_PER_BATCH + extra), "/customers",
-        "max_events_per_batch"))
+    return st.integers(1, 5).map(
+        lambda extra: Mutation(
+            "too_many_events",
+            over_the_batch_limit(payload, MAX_EVENTS_PER_BATCH + extra),
+            "/customers",
+            "max_events_per_batch",
+        )
+    )
 
 
 def over_the_batch_limit(payload: dict[str, Any], total: int) -> dict[str, Any]:
@@ -337,7 +357,11 @@ def minimal(schema: dict[str, Any]) -> Any:
 
 
 MUTATORS = {
-    "missing_member": _missing_member, "wrong_type": _wrong_type, "bad_enum": _bad_enum,
-    "bad_date_time": _bad_date_time, "empty_string": _empty_string, "empty_array": _empty_array,
+    "missing_member": _missing_member,
+    "wrong_type": _wrong_type,
+    "bad_enum": _bad_enum,
+    "bad_date_time": _bad_date_time,
+    "empty_string": _empty_string,
+    "empty_array": _empty_array,
     "too_many_events": _too_many_events,
 }

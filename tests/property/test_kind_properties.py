@@ -43,10 +43,12 @@ def check_stored_as_sent(client: httpx.Client, kind: str, payload: dict[str, Any
     assert response.status_code == 201, response.text
     stored = stored_records(client, listing, account)
     sent = [(entry["id"], record) for entry in payload["customers"] for record in records_of(entry)]
-    assert [(row["customer_id"], same_json(row[member])) for row in stored] == \
-           [(customer_id, same_json(record)) for customer_id, record in sent]
+    assert [(row["customer_id"], same_json(row[member])) for row in stored] == [
+        (customer_id, same_json(record)) for customer_id, record in sent
+    ]
     assert {(row["batch_id"], row["status"] in ("PROCESSED", "FAILED")) for row in stored} == {
-        (response.headers["X-Mock-Batch-Id"], True)}
+        (response.headers["X-Mock-Batch-Id"], True)
+    }
 
 
 def check_refused(client: httpx.Client, kind: str, mutation: Mutation, ascii_only: bool) -> None:
@@ -74,7 +76,8 @@ def test_valid_bodies_are_accepted_and_read_back_as_sent(live: httpx.Client, kin
 
 @pytest.mark.parametrize(("kind", "mutation"), MUTATIONS)
 def test_bodies_with_one_mutation_are_refused_at_its_path_and_store_nothing(
-        live: httpx.Client, kind: str, mutation: str) -> None:
+    live: httpx.Client, kind: str, mutation: str
+) -> None:
     @PER_KIND
     @given(broken=mutated_payloads((mutation,), body_kind=kind), ascii_only=st.booleans())
     def check(broken: Mutation, ascii_only: bool) -> None:

@@ -30,17 +30,37 @@ FRESH = {"Connection": "close"}
 EVENT = "/customers/0/events/0"
 ORDER = EVENT + "/order"
 LOCATIONS = [
-    "/customers", "/customers/0", "/customers/0/id", "/customers/0/events", EVENT, f"{EVENT}/type",
-    f"{EVENT}/fulfilled", f"{EVENT}/issued_at", f"{EVENT}/resolved_at", f"{EVENT}/channel_id", ORDER,
-    f"{ORDER}/value", f"{ORDER}/purchase_id", f"{ORDER}/payment_method", f"{ORDER}/products", f"{ORDER}/shipping",
-    f"{ORDER}/redeem", f"{ORDER}/metadata",
+    "/customers",
+    "/customers/0",
+    "/customers/0/id",
+    "/customers/0/events",
+    EVENT,
+    f"{EVENT}/type",
+    f"{EVENT}/fulfilled",
+    f"{EVENT}/issued_at",
+    f"{EVENT}/resolved_at",
+    f"{EVENT}/channel_id",
+    ORDER,
+    f"{ORDER}/value",
+    f"{ORDER}/purchase_id",
+    f"{ORDER}/payment_method",
+    f"{ORDER}/products",
+    f"{ORDER}/shipping",
+    f"{ORDER}/redeem",
+    f"{ORDER}/metadata",
 ]
 OBJECTS = ["", "/customers/0", EVENT, ORDER, f"{ORDER}/metadata"]
 LISTINGS = ["/_mock/events", "/_mock/customers", "/_mock/batches", "/_mock/requests"]
 PARAMETERS = ["limit", "offset", "status", "customer_id", "type", "batch_id", "purchase_id", "account", "duplicates"]
 
-scalars = (st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20)
-           | st.text(st.characters(codec="utf-8"), max_size=20))
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats()
+    | st.text(max_size=20)
+    | st.text(st.characters(codec="utf-8"), max_size=20)
+)
 json_values = st.recursive(
     scalars,
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
@@ -51,8 +71,10 @@ header_values = st.binary(min_size=1, max_size=40).map(lambda raw: bytes(b for b
 
 @pytest.fixture(scope="module")
 def api() -> Iterator[httpx.Client]:
-    with (MockMasivoServer(Settings(memory=True, port=0, log_level="critical")) as server,
-          httpx.Client(base_url=server.url, timeout=30, headers=FRESH) as client):
+    with (
+        MockMasivoServer(Settings(memory=True, port=0, log_level="critical")) as server,
+        httpx.Client(base_url=server.url, timeout=30, headers=FRESH) as client,
+    ):
         yield client
 
 
@@ -89,7 +111,8 @@ def assert_read_back(client: httpx.Client, response: httpx.Response, sent: Any) 
     listed = client.get("/_mock/events", params={"batch_id": response.headers["X-Mock-Batch-Id"], "limit": "1000"})
     assert listed.status_code == 200
     assert [stored["event"] for stored in listed.json()["data"]] == [
-        event for customer in sent["customers"] for event in customer["events"]]
+        event for customer in sent["customers"] for event in customer["events"]
+    ]
     for customer in sent["customers"]:
         found = client.get(f"/_mock/customers/{path_segment(customer['id'])}")
         assert found.status_code == 200, found.text
@@ -110,7 +133,8 @@ def test_arbitrary_json_values_never_get_a_server_error(api: httpx.Client, value
 @EXAMPLES
 @given(location=st.sampled_from(LOCATIONS), value=json_values)
 def test_any_value_anywhere_in_a_valid_body_is_accepted_or_refused_cleanly(
-        api: httpx.Client, location: str, value: Any) -> None:
+    api: httpx.Client, location: str, value: Any
+) -> None:
     sent = set_at(body(), location, value)
     response = post(api, encode(sent))
     assert response.status_code in (201, 400, 422)
@@ -135,13 +159,15 @@ def test_any_extra_member_is_accepted_or_refused_cleanly(api: httpx.Client, pare
 
 
 DATE_TIMES = st.from_regex(
-    r"\A\d{4}-[01]\d-[0-3]\d[Tt ][0-2]\d:[0-5]\d:[0-6]\d(\.\d{1,12})?([Zz]|[+-][0-2]\d:[0-5]\d)\Z")
+    r"\A\d{4}-[01]\d-[0-3]\d[Tt ][0-2]\d:[0-5]\d:[0-6]\d(\.\d{1,12})?([Zz]|[+-][0-2]\d:[0-5]\d)\Z"
+)
 
 
 @FEW_EXAMPLES
 @given(issued_at=DATE_TIMES, resolved_at=DATE_TIMES)
 def test_any_date_time_the_validator_accepts_can_be_read_back(
-        api: httpx.Client, issued_at: str, resolved_at: str) -> None:
+    api: httpx.Client, issued_at: str, resolved_at: str
+) -> None:
     sent = set_at(set_at(body(), f"{EVENT}/issued_at", issued_at), f"{EVENT}/resolved_at", resolved_at)
     response = post(api, encode(sent))
     assert response.status_code in (201, 422)
@@ -151,10 +177,13 @@ def test_any_date_time_the_validator_accepts_can_be_read_back(
 
 def test_year_zero_date_time_is_refused_or_can_be_read_back() -> None:
     # Its own server: the record it stores poisons every later customer listing.
-    sent = set_at(set_at(body(), f"{EVENT}/issued_at", "0000-01-01T00:00:00Z"), f"{EVENT}/resolved_at",
-                  "0000-01-01T00:00:00Z")
-    with (MockMasivoServer(Settings(memory=True, port=0, log_level="critical")) as server,
-          httpx.Client(base_url=server.url, timeout=30, headers=FRESH) as client):
+    sent = set_at(
+        set_at(body(), f"{EVENT}/issued_at", "0000-01-01T00:00:00Z"), f"{EVENT}/resolved_at", "0000-01-01T00:00:00Z"
+    )
+    with (
+        MockMasivoServer(Settings(memory=True, port=0, log_level="critical")) as server,
+        httpx.Client(base_url=server.url, timeout=30, headers=FRESH) as client,
+    ):
         response = post(client, encode(sent))
         assert response.status_code in (201, 422)
         if response.status_code == 201:
@@ -165,7 +194,8 @@ def test_year_zero_date_time_is_refused_or_can_be_read_back() -> None:
 @FEW_EXAMPLES
 @given(content_type=header_values, authorization=header_values, api_key=header_values)
 def test_arbitrary_header_values_never_get_a_server_error(
-        api: httpx.Client, content_type: bytes, authorization: bytes, api_key: bytes) -> None:
+    api: httpx.Client, content_type: bytes, authorization: bytes, api_key: bytes
+) -> None:
     assume(content_type and authorization and api_key)
     headers = {"Content-Type": content_type, "Authorization": b"Bearer " + authorization}
     assert post(api, encode(body()), headers).status_code in (401, 415)
@@ -177,7 +207,8 @@ def test_arbitrary_header_values_never_get_a_server_error(
 @FEW_EXAMPLES
 @given(path=st.sampled_from(LISTINGS), name=st.sampled_from(PARAMETERS), value=st.text(max_size=30))
 def test_arbitrary_inspection_parameters_never_get_a_server_error(
-        api: httpx.Client, path: str, name: str, value: str) -> None:
+    api: httpx.Client, path: str, name: str, value: str
+) -> None:
     response = api.get(path, params={name: value})
     assert response.status_code in (200, 422), response.text
 

@@ -26,13 +26,16 @@ burst = st.builds(lambda count, gap: [None, gap] * count, st.integers(1, 140), s
 # A full hour: 250 posts, then one more some time later, refused exactly while the first is < 3600 s old.
 full_hour = st.builds(lambda gap, wait: [None, gap] * 250 + [wait, None], st.floats(5, 14), st.floats(0, 3600))
 operations = st.lists(st.one_of(single.map(lambda step: [step]), burst, full_hour), max_size=6).map(
-    lambda chunks: [step for chunk in chunks for step in chunk])
+    lambda chunks: [step for chunk in chunks for step in chunk]
+)
 
 
 @pytest.fixture(scope="module")
 def limited() -> Iterator[httpx.Client]:
-    with MockMasivoServer(Settings(memory=True, port=0, log_level="warning", rate_limit="dev")) as server, \
-            client_for(server.url) as client:
+    with (
+        MockMasivoServer(Settings(memory=True, port=0, log_level="warning", rate_limit="dev")) as server,
+        client_for(server.url) as client,
+    ):
         yield client
 
 
@@ -56,8 +59,9 @@ class Model:
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(steps=operations)
-def test_rate_limits_hold_for_any_sequence_of_posts_and_clock_moves(limited: httpx.Client,
-                                                                    steps: list[float | None]) -> None:
+def test_rate_limits_hold_for_any_sequence_of_posts_and_clock_moves(
+    limited: httpx.Client, steps: list[float | None]
+) -> None:
     account = limited.post("/_mock/accounts").json()["data"]
     auth = {"Authorization": f"Bearer {account['token']}"}
     offset = limited.get("/_mock/clock").json()["offset"]

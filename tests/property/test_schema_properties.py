@@ -40,8 +40,10 @@ OURS_LENIENT, OURS_STRICT = PayloadValidator(), PayloadValidator(strict=True)
 @pytest.fixture(scope="module")
 def live() -> Iterator[httpx.Client]:
     """One real server for the whole module (function-scoped fixtures are not reset between examples)."""
-    with MockMasivoServer(Settings(memory=True, port=0, log_level="warning")) as server, \
-            httpx.Client(base_url=server.url, timeout=30) as client:
+    with (
+        MockMasivoServer(Settings(memory=True, port=0, log_level="warning")) as server,
+        httpx.Client(base_url=server.url, timeout=30) as client,
+    ):
         yield client
 
 
@@ -74,6 +76,7 @@ def stored_events(client: httpx.Client, account: str) -> list[dict[str, Any]]:
 # Over HTTP
 # ---------------------------------------------------------------------------------------------
 
+
 def check_valid_payload_is_stored_as_sent(client: httpx.Client, payload: dict[str, Any], ascii_only: bool) -> None:
     account, headers = new_account(client)
     response = client.post(MIGRATE, content=encode(payload, ascii_only), headers=headers)
@@ -81,8 +84,9 @@ def check_valid_payload_is_stored_as_sent(client: httpx.Client, payload: dict[st
     assert response.json() == {}
     stored = stored_events(client, account)
     sent = [(customer["id"], event) for customer in payload["customers"] for event in customer["events"]]
-    assert [(row["customer_id"], same_json(row["event"])) for row in stored] == \
-           [(customer_id, same_json(event)) for customer_id, event in sent]
+    assert [(row["customer_id"], same_json(row["event"])) for row in stored] == [
+        (customer_id, same_json(event)) for customer_id, event in sent
+    ]
     assert {(row["account"], row["batch_id"]) for row in stored} == {(account, response.headers["X-Mock-Batch-Id"])}
 
 
@@ -104,7 +108,8 @@ def check_mutation_is_refused_and_nothing_stored(client: httpx.Client, mutation:
 @FAST
 @given(payload=valid_payloads(), ascii_only=st.booleans())
 def test_valid_payloads_are_accepted_and_read_back_as_sent(
-        live: httpx.Client, payload: dict[str, Any], ascii_only: bool) -> None:
+    live: httpx.Client, payload: dict[str, Any], ascii_only: bool
+) -> None:
     check_valid_payload_is_stored_as_sent(live, payload, ascii_only)
 
 
@@ -123,7 +128,8 @@ def test_payloads_with_one_mutation_are_refused_at_its_path_and_store_nothing(li
 @SLOW
 @given(payload=valid_payloads(), ascii_only=st.booleans())
 def test_valid_payloads_are_accepted_and_read_back_as_sent_many_examples(
-        live: httpx.Client, payload: dict[str, Any], ascii_only: bool) -> None:
+    live: httpx.Client, payload: dict[str, Any], ascii_only: bool
+) -> None:
     check_valid_payload_is_stored_as_sent(live, payload, ascii_only)
 
 
@@ -132,13 +138,15 @@ def test_valid_payloads_are_accepted_and_read_back_as_sent_many_examples(
 @SLOW
 @given(mutation=mutated_payloads(), ascii_only=st.booleans())
 def test_payloads_with_one_mutation_are_refused_at_its_path_and_store_nothing_many_examples(
-        live: httpx.Client, mutation: Mutation, ascii_only: bool) -> None:
+    live: httpx.Client, mutation: Mutation, ascii_only: bool
+) -> None:
     check_mutation_is_refused_and_nothing_stored(live, mutation, ascii_only)
 
 
 # ---------------------------------------------------------------------------------------------
 # Validators: ours against python-jsonschema, no server
 # ---------------------------------------------------------------------------------------------
+
 
 def python_errors(validator: Draft202012Validator, payload: Any) -> set[tuple[str, str]]:
     """(path, rule) pairs as our validator spells them: one per unknown member for additionalProperties."""
@@ -168,9 +176,24 @@ def check_validators_agree(payload: dict[str, Any]) -> None:
 def test_python_jsonschema_checks_date_time_formats() -> None:
     """Without rfc3339-validator the differential tests below would compare against an unchecked format."""
     assert "date-time" in FORMATS.checkers
-    assert not PYTHON_LENIENT.is_valid({"customers": [{"id": "c", "events": [{
-        "type": "PURCHASE", "order": {}, "fulfilled": True,
-        "issued_at": "2023-13-07T05:31:56Z", "resolved_at": "2023-11-07T05:31:56Z"}]}]})
+    assert not PYTHON_LENIENT.is_valid(
+        {
+            "customers": [
+                {
+                    "id": "c",
+                    "events": [
+                        {
+                            "type": "PURCHASE",
+                            "order": {},
+                            "fulfilled": True,
+                            "issued_at": "2023-13-07T05:31:56Z",
+                            "resolved_at": "2023-11-07T05:31:56Z",
+                        }
+                    ],
+                }
+            ]
+        }
+    )
 
 
 @FAST
@@ -208,14 +231,25 @@ def test_validators_agree_on_mutated_payloads_many_examples(mutation: Mutation) 
     check_validators_agree(mutation.payload)
 
 
-@pytest.mark.parametrize(("stamp", "ours", "python"), [
-    ("0000-01-01T00:00:00Z", True, False),  # RFC 3339 allows year 0000; rfc3339-validator does not
-    ("2016-12-31T23:59:60Z", True, False),  # a real leap second; rfc3339-validator refuses second 60
-    ("2023-11-07T05:31:56Z\n", False, True),  # rfc3339-validator's `$` lets a trailing newline through
-])
+@pytest.mark.parametrize(
+    ("stamp", "ours", "python"),
+    [
+        ("0000-01-01T00:00:00Z", True, False),  # RFC 3339 allows year 0000; rfc3339-validator does not
+        ("2016-12-31T23:59:60Z", True, False),  # a real leap second; rfc3339-validator refuses second 60
+        ("2023-11-07T05:31:56Z\n", False, True),  # rfc3339-validator's `$` lets a trailing newline through
+    ],
+)
 def test_known_date_time_divergences_from_python_jsonschema(stamp: str, ours: bool, python: bool) -> None:
     """The generators avoid these spellings; if python-jsonschema changes, widen the generators."""
-    payload = {"customers": [{"id": "c", "events": [{
-        "type": "PURCHASE", "order": {}, "fulfilled": True, "issued_at": stamp, "resolved_at": stamp}]}]}
+    payload = {
+        "customers": [
+            {
+                "id": "c",
+                "events": [
+                    {"type": "PURCHASE", "order": {}, "fulfilled": True, "issued_at": stamp, "resolved_at": stamp}
+                ],
+            }
+        ]
+    }
     assert OURS_STRICT.check(payload).ok is ours
     assert PYTHON_STRICT.is_valid(payload) is python

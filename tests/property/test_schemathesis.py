@@ -48,9 +48,16 @@ from mock_masivo.web.app import create_app
 
 AUTH = {"Authorization": f"Bearer {DEFAULT_TOKEN}", "x-api-key": DEFAULT_API_KEY}
 CHECKS = [
-    not_a_server_error, status_code_conformance, content_type_conformance, response_headers_conformance,
-    response_schema_conformance, negative_data_rejection, positive_data_acceptance, missing_required_header,
-    unsupported_method, ignored_auth,
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    negative_data_rejection,
+    positive_data_acceptance,
+    missing_required_header,
+    unsupported_method,
+    ignored_auth,
 ]
 # Schemathesis' defaults, plus 413: a body over --max-body-bytes is refused before it is parsed.
 REJECTION_STATUSES = ["400", "401", "403", "404", "405", "406", "409", "413", "415", "422", "428", "429"]
@@ -63,17 +70,22 @@ def load(max_examples: int, migrate_examples: int, fuzz_both_migrate_paths: bool
     Both migrate paths are served by the same handler: the quick run fuzzes the base-path one only
     (the root one still gets the explicit examples and the coverage phase's boundary cases).
     """
-    config = SchemathesisConfig.from_dict({
-        "seed": 20240601,
-        # The migrate body nests up to 1000 customers of 1000 events: hypothesis overflows on many drafts.
-        "suppress-health-check": ["data_too_large", "too_slow"],
-        "generation": {"max-examples": max_examples},
-        "checks": {"negative_data_rejection": {"expected-statuses": REJECTION_STATUSES}},
-        "operations": [
-            {"include-path-regex": "/customers/migrate/events$", "generation": {"max-examples": migrate_examples}},
-            {"include-path": "/customers/migrate/events", "phases": {"fuzzing": {"enabled": fuzz_both_migrate_paths}}},
-        ],
-    })
+    config = SchemathesisConfig.from_dict(
+        {
+            "seed": 20240601,
+            # The migrate body nests up to 1000 customers of 1000 events: hypothesis overflows on many drafts.
+            "suppress-health-check": ["data_too_large", "too_slow"],
+            "generation": {"max-examples": max_examples},
+            "checks": {"negative_data_rejection": {"expected-statuses": REJECTION_STATUSES}},
+            "operations": [
+                {"include-path-regex": "/customers/migrate/events$", "generation": {"max-examples": migrate_examples}},
+                {
+                    "include-path": "/customers/migrate/events",
+                    "phases": {"fuzzing": {"enabled": fuzz_both_migrate_paths}},
+                },
+            ],
+        }
+    )
     schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(Settings(memory=True)), config=config)
 
     @schema.hook
@@ -88,9 +100,12 @@ def load(max_examples: int, migrate_examples: int, fuzz_both_migrate_paths: bool
 
 
 DAY = 86_400
-SCHEMAS = {kind: Draft202012Validator(load_schema(f"migrate-{kind}.request.json"),
-                                      format_checker=Draft202012Validator.FORMAT_CHECKER)
-           for kind in ("customers", "transactions")}
+SCHEMAS = {
+    kind: Draft202012Validator(
+        load_schema(f"migrate-{kind}.request.json"), format_checker=Draft202012Validator.FORMAT_CHECKER
+    )
+    for kind in ("customers", "transactions")
+}
 
 
 def _is_valid_advance(body: Any) -> bool:
@@ -121,21 +136,33 @@ def within_server_rules(case: Case[Any]) -> None:
     """Schema-valid bodies made to keep the rules a schema cannot say: ids and emails unique in a batch,
     a clock that only moves forward. Done on the case, not in map_body, which the coverage phase skips."""
     label = case.operation.label
-    if label == "POST /_mock/clock" and isinstance(case.body, dict) and set(case.body) == {"to"} \
-            and isinstance(case.body["to"], str) and _is_date_time(case.body["to"]):
+    if (
+        label == "POST /_mock/clock"
+        and isinstance(case.body, dict)
+        and set(case.body) == {"to"}
+        and isinstance(case.body["to"], str)
+        and _is_date_time(case.body["to"])
+    ):
         case.body = {"to": "9000-01-01T00:00:00Z"}  # forward of any clock the run reaches, a valid "to"
-    elif label.endswith("/customers/migrate") and isinstance(case.body, dict) \
-            and SCHEMAS["customers"].is_valid(case.body):
+    elif (
+        label.endswith("/customers/migrate")
+        and isinstance(case.body, dict)
+        and SCHEMAS["customers"].is_valid(case.body)
+    ):
         distinct = distinct_ids_and_emails(case.body)
         case.body = distinct if SCHEMAS["customers"].is_valid(distinct) else case.body
-    elif label.endswith("/customers/migrate/transactions") and isinstance(case.body, dict) \
-            and SCHEMAS["transactions"].is_valid(case.body):
+    elif (
+        label.endswith("/customers/migrate/transactions")
+        and isinstance(case.body, dict)
+        and SCHEMAS["transactions"].is_valid(case.body)
+    ):
         case.body = transactions_within_batch_rules(case.body)
 
 
 def _is_date_time(text: str) -> bool:
-    valid: bool = Draft202012Validator({"format": "date-time"}, format_checker=Draft202012Validator.FORMAT_CHECKER
-                                       ).is_valid(text)
+    valid: bool = Draft202012Validator(
+        {"format": "date-time"}, format_checker=Draft202012Validator.FORMAT_CHECKER
+    ).is_valid(text)
     return valid
 
 
@@ -170,18 +197,28 @@ NON_ASCII_DIGITS = ["\u00b2", "\u0663", "\uff11\uff12", "\u07c1"]  # ², Arabic-
 
 @pytest.fixture(scope="module")
 def live() -> Iterator[httpx.Client]:
-    with MockMasivoServer(Settings(memory=True, port=0, log_level="warning")) as server, \
-            httpx.Client(base_url=server.url, timeout=30) as client:
+    with (
+        MockMasivoServer(Settings(memory=True, port=0, log_level="warning")) as server,
+        httpx.Client(base_url=server.url, timeout=30) as client,
+    ):
         yield client
 
 
 @pytest.mark.parametrize("digits", NON_ASCII_DIGITS)
-@pytest.mark.parametrize(("path", "name"), [
-    ("/_mock/events", "limit"), ("/_mock/events", "offset"), ("/_mock/customers", "limit"),
-    ("/_mock/batches", "offset"), ("/_mock/requests", "limit"), ("/_mock/requests", "status"),
-])
+@pytest.mark.parametrize(
+    ("path", "name"),
+    [
+        ("/_mock/events", "limit"),
+        ("/_mock/events", "offset"),
+        ("/_mock/customers", "limit"),
+        ("/_mock/batches", "offset"),
+        ("/_mock/requests", "limit"),
+        ("/_mock/requests", "status"),
+    ],
+)
 def test_numeric_parameters_with_non_ascii_digits_are_refused(
-        live: httpx.Client, path: str, name: str, digits: str) -> None:
+    live: httpx.Client, path: str, name: str, digits: str
+) -> None:
     value = digits * 3 if name == "status" else digits  # status must otherwise look like a 3-digit code
     response = live.get(path, params={name: value})
     assert response.status_code == 422
@@ -197,11 +234,16 @@ def test_ids_with_non_ascii_digits_are_simply_not_found(live: httpx.Client, url:
 
 
 @settings(max_examples=100, deadline=None)
-@given(params=st.dictionaries(
-    st.sampled_from(["limit", "offset", "account", "customer_id", "type", "purchase_id", "status"]),
-    st.text(st.characters(codec="utf-8"), max_size=12), max_size=4))
+@given(
+    params=st.dictionaries(
+        st.sampled_from(["limit", "offset", "account", "customer_id", "type", "purchase_id", "status"]),
+        st.text(st.characters(codec="utf-8"), max_size=12),
+        max_size=4,
+    )
+)
 def test_any_text_in_inspection_parameters_is_answered_without_server_error(
-        live: httpx.Client, params: dict[str, str]) -> None:
+    live: httpx.Client, params: dict[str, str]
+) -> None:
     for path in ("/_mock/events", "/_mock/customers", "/_mock/batches", "/_mock/requests"):
         response = live.get(path, params=params)
         assert response.status_code in (200, 422), response.text
@@ -212,7 +254,7 @@ def test_clock_refuses_to_reach_year_9999_and_the_server_keeps_answering(live: h
     """Was a 500 on every later call: iso_time() and the metrics' calendar periods overflowed datetime."""
     answers = [live.post("/_mock/clock", json={"advance": 9_999_999_999}).status_code for _ in range(30)]
     assert 200 in answers
-    assert answers[answers.index(422):] == [422] * (30 - answers.index(422))
+    assert answers[answers.index(422) :] == [422] * (30 - answers.index(422))
     assert live.get("/_mock/clock").json()["now"] < "9999"
     response = live.post(MIGRATE, json=body(), headers={"Authorization": f"Bearer {DEFAULT_TOKEN}"})
     assert response.status_code == 201

@@ -43,30 +43,81 @@ def test_serve_defaults_match_the_contract(served: list[Settings]) -> None:
 
 
 def test_every_flag_reaches_the_settings(served: list[Settings], tmp_path: Path) -> None:
-    args = ["--host", "127.0.0.2", "--port", "9000", "--data", str(tmp_path), "--api-key", "k1", "--api-key", "k2",
-            "--token", "t1", "--token-ttl", "60", "--max-body-bytes", "1000", "--strict", "--log-level", "debug",
-            "--journal-size", "5", "--no-fsync", "--rate-limit", "dev", "--processing-delay", "2.5",
-            "--latency-ms", "7"]
+    args = [
+        "--host",
+        "127.0.0.2",
+        "--port",
+        "9000",
+        "--data",
+        str(tmp_path),
+        "--api-key",
+        "k1",
+        "--api-key",
+        "k2",
+        "--token",
+        "t1",
+        "--token-ttl",
+        "60",
+        "--max-body-bytes",
+        "1000",
+        "--strict",
+        "--log-level",
+        "debug",
+        "--journal-size",
+        "5",
+        "--no-fsync",
+        "--rate-limit",
+        "dev",
+        "--processing-delay",
+        "2.5",
+        "--latency-ms",
+        "7",
+    ]
     assert serve(args).exit_code == 0
-    assert served[0] == Settings(host="127.0.0.2", port=9000, data=tmp_path, api_keys=("k1", "k2"), tokens=("t1",),
-                                 token_ttl=60, max_body_bytes=1000, strict=True, log_level="debug", journal_size=5,
-                                 fsync=False, rate_limit="dev", processing_delay=2.5, latency_ms=7)
+    assert served[0] == Settings(
+        host="127.0.0.2",
+        port=9000,
+        data=tmp_path,
+        api_keys=("k1", "k2"),
+        tokens=("t1",),
+        token_ttl=60,
+        max_body_bytes=1000,
+        strict=True,
+        log_level="debug",
+        journal_size=5,
+        fsync=False,
+        rate_limit="dev",
+        processing_delay=2.5,
+        latency_ms=7,
+    )
 
 
-@pytest.mark.parametrize(("args", "env"), [
-    (["--request-log-size", "5"], {}), (["--journal-size", "5"], {}),
-    ([], {"MOCK_MASIVO_REQUEST_LOG_SIZE": "5"}), ([], {"MOCK_MASIVO_JOURNAL_SIZE": "5"}),
-    (["--journal-size", "5"], {"MOCK_MASIVO_REQUEST_LOG_SIZE": "9"}),  # a flag replaces a variable
-])
-def test_the_request_log_size_has_its_old_name_too(served: list[Settings], args: list[str],
-                                                   env: dict[str, str]) -> None:
+@pytest.mark.parametrize(
+    ("args", "env"),
+    [
+        (["--request-log-size", "5"], {}),
+        (["--journal-size", "5"], {}),
+        ([], {"MOCK_MASIVO_REQUEST_LOG_SIZE": "5"}),
+        ([], {"MOCK_MASIVO_JOURNAL_SIZE": "5"}),
+        (["--journal-size", "5"], {"MOCK_MASIVO_REQUEST_LOG_SIZE": "9"}),  # a flag replaces a variable
+    ],
+)
+def test_the_request_log_size_has_its_old_name_too(
+    served: list[Settings], args: list[str], env: dict[str, str]
+) -> None:
     assert serve(args, env).exit_code == 0
     assert served[0].request_log_size == 5
 
 
 def test_variables_configure_and_flags_replace_them(served: list[Settings]) -> None:
-    env = {"MOCK_MASIVO_API_KEY": "a, b", "MOCK_MASIVO_TOKEN": "t", "MOCK_MASIVO_STRICT": "yes",
-           "MOCK_MASIVO_PORT": "9100", "MOCK_MASIVO_MEMORY": "on", "MOCK_MASIVO_RATE_LIMIT": "prod"}
+    env = {
+        "MOCK_MASIVO_API_KEY": "a, b",
+        "MOCK_MASIVO_TOKEN": "t",
+        "MOCK_MASIVO_STRICT": "yes",
+        "MOCK_MASIVO_PORT": "9100",
+        "MOCK_MASIVO_MEMORY": "on",
+        "MOCK_MASIVO_RATE_LIMIT": "prod",
+    }
     assert serve(["--port", "9200"], env).exit_code == 0
     settings = served[0]
     assert settings.api_keys == ("a", "b")
@@ -75,23 +126,30 @@ def test_variables_configure_and_flags_replace_them(served: list[Settings]) -> N
     assert (settings.port, settings.rate_limit) == (9200, "prod")
 
 
-@pytest.mark.parametrize("args, env, message", [
-    (["--data", "x", "--memory"], {}, "--data and --memory"),
-    (["--rate-limit", "fast"], {}, "fast"),
-    ([], {"MOCK_MASIVO_STRICT": "maybe"}, "MOCK_MASIVO_STRICT"),
-    ([], {"MOCK_MASIVO_PORT": "eighty"}, "MOCK_MASIVO_PORT"),
-    (["--token-ttl", "0"], {}, "--token-ttl (MOCK_MASIVO_TOKEN_TTL) must be at least 1, got 0"),
-    (["--api-key", "ключ"], {}, "--api-key (MOCK_MASIVO_API_KEY) must be visible ASCII characters with no spaces"),
-    (["--api-key", " k "], {}, "got ' k '"),
-    ([], {"MOCK_MASIVO_TOKEN": "a b"}, "--token (MOCK_MASIVO_TOKEN) must be visible ASCII"),
-    (["--journal-size", "0"], {}, "--journal-size (MOCK_MASIVO_JOURNAL_SIZE) must be at least 1"),
-    (["--request-log-size", "0"], {}, "--request-log-size (MOCK_MASIVO_REQUEST_LOG_SIZE) must be at least 1"),
-    (["--request-log-size", "5", "--journal-size", "6"], {},
-     "--journal-size (MOCK_MASIVO_JOURNAL_SIZE) is the old name of --request-log-size"),
-    ([], {"MOCK_MASIVO_REQUEST_LOG_SIZE": "5", "MOCK_MASIVO_JOURNAL_SIZE": "6"}, "set one of them"),
-])
-def test_usage_errors_exit_2_with_a_message(served: list[Settings], args: list[str], env: dict[str, str],
-                                            message: str) -> None:
+@pytest.mark.parametrize(
+    "args, env, message",
+    [
+        (["--data", "x", "--memory"], {}, "--data and --memory"),
+        (["--rate-limit", "fast"], {}, "fast"),
+        ([], {"MOCK_MASIVO_STRICT": "maybe"}, "MOCK_MASIVO_STRICT"),
+        ([], {"MOCK_MASIVO_PORT": "eighty"}, "MOCK_MASIVO_PORT"),
+        (["--token-ttl", "0"], {}, "--token-ttl (MOCK_MASIVO_TOKEN_TTL) must be at least 1, got 0"),
+        (["--api-key", "ключ"], {}, "--api-key (MOCK_MASIVO_API_KEY) must be visible ASCII characters with no spaces"),
+        (["--api-key", " k "], {}, "got ' k '"),
+        ([], {"MOCK_MASIVO_TOKEN": "a b"}, "--token (MOCK_MASIVO_TOKEN) must be visible ASCII"),
+        (["--journal-size", "0"], {}, "--journal-size (MOCK_MASIVO_JOURNAL_SIZE) must be at least 1"),
+        (["--request-log-size", "0"], {}, "--request-log-size (MOCK_MASIVO_REQUEST_LOG_SIZE) must be at least 1"),
+        (
+            ["--request-log-size", "5", "--journal-size", "6"],
+            {},
+            "--journal-size (MOCK_MASIVO_JOURNAL_SIZE) is the old name of --request-log-size",
+        ),
+        ([], {"MOCK_MASIVO_REQUEST_LOG_SIZE": "5", "MOCK_MASIVO_JOURNAL_SIZE": "6"}, "set one of them"),
+    ],
+)
+def test_usage_errors_exit_2_with_a_message(
+    served: list[Settings], args: list[str], env: dict[str, str], message: str
+) -> None:
     result = serve(args, env)
     assert result.exit_code == 2
     assert message in result.output
@@ -109,8 +167,22 @@ def test_non_loopback_bind_with_default_credentials_is_refused(served: list[Sett
 
 
 def test_serve_prints_its_urls_credentials_and_data_dir_then_stops_cleanly(tmp_path: Path) -> None:
-    process = subprocess.Popen([sys.executable, "-m", "mock_masivo", "serve", "--port", "0", "--data",
-                                str(tmp_path / "d"), "--log-level", "warning"], stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mock_masivo",
+            "serve",
+            "--port",
+            "0",
+            "--data",
+            str(tmp_path / "d"),
+            "--log-level",
+            "warning",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert process.stdout is not None
         banner = "".join(process.stdout.readline() for _ in range(8))
@@ -128,8 +200,12 @@ def test_serve_prints_its_urls_credentials_and_data_dir_then_stops_cleanly(tmp_p
 
 
 def test_ctrl_c_stops_serve_quietly_with_exit_0(tmp_path: Path) -> None:
-    process = subprocess.Popen([sys.executable, "-m", "mock_masivo", "serve", "--port", "0", "--memory",
-                                "--log-level", "warning"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mock_masivo", "serve", "--port", "0", "--memory", "--log-level", "warning"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert process.stdout is not None
     banner = "".join(process.stdout.readline() for _ in range(8))
     wait_until_healthy(banner.split("URL:", 1)[1].split()[0])
@@ -153,6 +229,7 @@ def wait_until_healthy(url: str, timeout: float = 10) -> None:
 
 
 # -- validate ------------------------------------------------------------------------------------
+
 
 def validate(args: list[str], stdin: str | None = None) -> Any:
     return CliRunner().invoke(cli.main, ["validate", *args], input=stdin)
@@ -213,15 +290,18 @@ def test_validate_reports_the_batch_event_limit(tmp_path: Path) -> None:
 def test_validate_tells_each_bodys_kind_and_says_which_it_assumed(tmp_path: Path) -> None:
     path = tmp_path / "migration.jsonl"
     bad_profile = {"customers": [{"id": "a", "email": "nope"}]}
-    path.write_text("\n".join(json.dumps(item) for item in (
-        example("customers"), example("transactions"), body(), bad_profile)) + "\n")
+    path.write_text(
+        "\n".join(json.dumps(item) for item in (example("customers"), example("transactions"), body(), bad_profile))
+        + "\n"
+    )
     result = validate([str(path)])
     assert result.exit_code == 1
     lines = result.output.strip().splitlines()
     assert lines == [
         f"{path}:4: /customers/0/email: must be a valid email address (e.g. ana@example.com)",
         f"{path}: checked 2 as customers, 1 as transactions, 1 as events (told from each body's shape; --kind chooses)",
-        "4 bodies, 2 profiles, 1 transaction, 1 event checked: 1 invalid, 1 violation(s)"]
+        "4 bodies, 2 profiles, 1 transaction, 1 event checked: 1 invalid, 1 violation(s)",
+    ]
 
 
 def test_validate_kind_checks_every_body_against_that_endpoints_schema(tmp_path: Path) -> None:
@@ -245,15 +325,21 @@ def test_example_prints_masivos_example_body_which_validates(kind: str) -> None:
 
 
 def test_example_defaults_to_events() -> None:
-    assert CliRunner().invoke(cli.main, ["example"]).output == CliRunner().invoke(
-        cli.main, ["example", "--kind", "events"]).output
+    assert (
+        CliRunner().invoke(cli.main, ["example"]).output
+        == CliRunner().invoke(cli.main, ["example", "--kind", "events"]).output
+    )
 
 
 def test_a_data_path_that_is_a_file_is_named_as_such(tmp_path: Path) -> None:
     afile = tmp_path / "afile"
     afile.write_text("mine")
-    ran = subprocess.run([sys.executable, "-m", "mock_masivo", "serve", "--port", "0", "--data", str(afile)],
-                         capture_output=True, text=True, timeout=30)
+    ran = subprocess.run(
+        [sys.executable, "-m", "mock_masivo", "serve", "--port", "0", "--data", str(afile)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert ran.returncode == 2
     assert f"cannot use {afile} as the data directory (--data / MOCK_MASIVO_DATA): it is a file" in ran.stderr
     assert afile.read_text() == "mine"
@@ -264,8 +350,12 @@ def test_a_serve_that_cannot_listen_leaves_no_data_directory(tmp_path: Path) -> 
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        ran = subprocess.run([sys.executable, "-m", "mock_masivo", "serve", "--port", str(port), "--data",
-                              str(tmp_path / "new")], capture_output=True, text=True, timeout=30)
+        ran = subprocess.run(
+            [sys.executable, "-m", "mock_masivo", "serve", "--port", str(port), "--data", str(tmp_path / "new")],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
     assert ran.returncode == 2 and f"cannot listen on 127.0.0.1:{port} (--host / --port)" in ran.stderr
     assert not (tmp_path / "new").exists()
 
@@ -289,13 +379,20 @@ def test_a_batch_over_its_total_is_reported_once(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert result.output.splitlines() == [
         f"{over}: /customers: the batch has 1001 events in all; at most 1000 are allowed",
-        "1 body, 1001 events checked: 1 invalid, 1 violation(s)"]
+        "1 body, 1001 events checked: 1 invalid, 1 violation(s)",
+    ]
 
 
 def test_serve_help_names_each_flags_variable() -> None:
     shown = " ".join(CliRunner().invoke(cli.main, ["serve", "--help"], terminal_width=400).output.split())
-    for variable in ("MOCK_MASIVO_HOST", "MOCK_MASIVO_TOKEN_TTL", "MOCK_MASIVO_API_KEY, comma-separated",
-                     "MOCK_MASIVO_FSYNC", "MOCK_MASIVO_PARSE_WORKERS", "MOCK_MASIVO_REFUSED_BODIES_BYTES",
-                     "MOCK_MASIVO_ALLOWED_HOST, comma-separated"):
+    for variable in (
+        "MOCK_MASIVO_HOST",
+        "MOCK_MASIVO_TOKEN_TTL",
+        "MOCK_MASIVO_API_KEY, comma-separated",
+        "MOCK_MASIVO_FSYNC",
+        "MOCK_MASIVO_PARSE_WORKERS",
+        "MOCK_MASIVO_REFUSED_BODIES_BYTES",
+        "MOCK_MASIVO_ALLOWED_HOST, comma-separated",
+    ):
         assert f"[env: {variable}]" in shown
     assert shown.count("[env: ") == len([p for p in cli.serve.params if p.name != "help"])

@@ -98,8 +98,9 @@ def test_reset_removes_everything(client: MockMasivoClient, http: httpx.Client) 
     assert client.events() == [] and client.requests() == [] and client.batches() == []
 
 
-def test_new_account_gives_working_credentials(client: MockMasivoClient, http: httpx.Client,
-                                               account: dict[str, str]) -> None:
+def test_new_account_gives_working_credentials(
+    client: MockMasivoClient, http: httpx.Client, account: dict[str, str]
+) -> None:
     assert set(account) == {"id", "api_key", "token"}
     token = http.get("/auth/authorize", headers={"x-api-key": account["api_key"]}).json()["data"]
     assert post_as(http, token, body()).status_code == 201
@@ -107,8 +108,9 @@ def test_new_account_gives_working_credentials(client: MockMasivoClient, http: h
     assert {e["account"] for e in client.events()} == {account["id"]}
 
 
-def test_scoped_client_sees_and_resets_only_its_account(server: MockMasivoServer, client: MockMasivoClient,
-                                                        http: httpx.Client, account: dict[str, str]) -> None:
+def test_scoped_client_sees_and_resets_only_its_account(
+    server: MockMasivoServer, client: MockMasivoClient, http: httpx.Client, account: dict[str, str]
+) -> None:
     post_events(http, body(prefix="default-"))
     post_as(http, account["token"], body(prefix="mine-"))
     with MockMasivoClient(server.url, account=account["id"]) as mine:
@@ -175,14 +177,14 @@ def test_assert_received_failure_shortens_long_listings(client: MockMasivoClient
     assert len(lines) == 2 + 20 + 1
 
 
-def test_assert_no_rejections_passes_when_everything_was_accepted(client: MockMasivoClient,
-                                                                  http: httpx.Client) -> None:
+def test_assert_no_rejections_passes_when_everything_was_accepted(client: MockMasivoClient, http: httpx.Client) -> None:
     post_events(http, body())
     client.assert_no_rejections()
 
 
-def test_assert_no_rejections_lists_each_rejection_with_its_errors(client: MockMasivoClient,
-                                                                   http: httpx.Client) -> None:
+def test_assert_no_rejections_lists_each_rejection_with_its_errors(
+    client: MockMasivoClient, http: httpx.Client
+) -> None:
     many_bad = {"customers": [{"id": f"c{n}", "events": [event(n, issued_at="yesterday")]} for n in range(12)]}
     post_events(http, many_bad)
     post_events(http, body())
@@ -199,8 +201,9 @@ def test_assert_no_rejections_lists_each_rejection_with_its_errors(client: MockM
     assert len(lines) == 15
 
 
-def test_wait_for_events_returns_once_a_background_thread_posted(server: MockMasivoServer,
-                                                                 client: MockMasivoClient) -> None:
+def test_wait_for_events_returns_once_a_background_thread_posted(
+    server: MockMasivoServer, client: MockMasivoClient
+) -> None:
     def send_later() -> None:
         with httpx.Client(base_url=server.url) as background:
             post_events(background, body(customers=3))
@@ -214,8 +217,9 @@ def test_wait_for_events_returns_once_a_background_thread_posted(server: MockMas
     assert [e["customer_id"] for e in events] == ["c0", "c1", "c2"]
 
 
-def test_wait_for_events_filters_and_returns_at_once_when_already_there(client: MockMasivoClient,
-                                                                         http: httpx.Client) -> None:
+def test_wait_for_events_filters_and_returns_at_once_when_already_there(
+    client: MockMasivoClient, http: httpx.Client
+) -> None:
     post_events(http, body(customers=2))
     assert [e["customer_id"] for e in client.wait_for_events(1, timeout=0, customer_id="c1")] == ["c1"]
 
@@ -254,8 +258,10 @@ def test_a_dropped_connection_counts_as_a_rejection_in_the_client() -> None:
             client.assert_no_rejections()
 
 
-@pytest.mark.parametrize(("method", "typo"), [("events", "customer"), ("profiles", "mail"),
-                                             ("transactions", "kind"), ("batches", "type"), ("requests", "code")])
+@pytest.mark.parametrize(
+    ("method", "typo"),
+    [("events", "customer"), ("profiles", "mail"), ("transactions", "kind"), ("batches", "type"), ("requests", "code")],
+)
 def test_an_unknown_filter_name_is_a_type_error_naming_the_known_ones(method: str, typo: str) -> None:
     with MockMasivoClient("http://127.0.0.1:9") as client, pytest.raises(TypeError, match=f"unknown filter '{typo}'"):
         getattr(client, method)(**{typo: "x"})

@@ -20,4 +20,5 @@ def jsonschema_rs_range(distribution: str) -> str:
 def test_the_product_allows_exactly_the_jsonschema_rs_its_test_dependencies_allow() -> None:
     ours, theirs = jsonschema_rs_range("mock-masivo"), jsonschema_rs_range("schemathesis")
     assert set(ours.split(",")) == set(theirs.split(",")), (
-        f"pyproject.toml asks for jsonschema-rs{ours}, schemathesis for {theirs}: make them the same range")
+        f"pyproject.toml asks for jsonschema-rs{ours}, schemathesis for {theirs}: make them the same range"
+    )

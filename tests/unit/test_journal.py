@@ -92,8 +92,9 @@ def test_frame_and_unframe_round_trip_and_reject_a_changed_byte() -> None:
     assert unframe(b"short") is None
 
 
-def test_torn_last_record_is_cut_at_every_byte_offset(written: tuple[Path, bytes, list[dict[str, Any]]],
-                                                      caplog: pytest.LogCaptureFixture) -> None:
+def test_torn_last_record_is_cut_at_every_byte_offset(
+    written: tuple[Path, bytes, list[dict[str, Any]]], caplog: pytest.LogCaptureFixture
+) -> None:
     data, raw, events = written
     last_start = line_starts(raw)[-1]
     expected = without_last_batch(events)
@@ -149,11 +150,19 @@ def damage_position(raw: bytes, where: str) -> int:
     }[where]
 
 
-@pytest.mark.parametrize("where", ["checksum of the first record", "payload of a middle record",
-                                   "last byte of a middle record's payload", "newline after the first record",
-                                   "newline before the last record"])
+@pytest.mark.parametrize(
+    "where",
+    [
+        "checksum of the first record",
+        "payload of a middle record",
+        "last byte of a middle record's payload",
+        "newline after the first record",
+        "newline before the last record",
+    ],
+)
 def test_damage_before_the_last_line_refuses_to_open_and_leaves_the_file_alone(
-        written: tuple[Path, bytes, list[dict[str, Any]]], where: str) -> None:
+    written: tuple[Path, bytes, list[dict[str, Any]]], where: str
+) -> None:
     data, raw, _events = written
     damaged = bytearray(raw)
     damaged[damage_position(raw, where)] ^= 0x01
@@ -166,7 +175,8 @@ def test_damage_before_the_last_line_refuses_to_open_and_leaves_the_file_alone(
 
 
 def test_corrupt_journal_message_names_the_file_and_the_offset(
-        written: tuple[Path, bytes, list[dict[str, Any]]]) -> None:
+    written: tuple[Path, bytes, list[dict[str, Any]]],
+) -> None:
     data, raw, _events = written
     middle = line_starts(raw)[1]
     damaged = bytearray(raw)
@@ -178,13 +188,17 @@ def test_corrupt_journal_message_names_the_file_and_the_offset(
     assert f"byte {middle}" in str(caught.value)
 
 
-@pytest.mark.parametrize("payload", [b"not json", b"[1,2]", b'{"op":"batch","seq":2}', b"{}"],
-                         ids=["not json", "not an object", "batch without its members", "no op"])
+@pytest.mark.parametrize(
+    "payload",
+    [b"not json", b"[1,2]", b'{"op":"batch","seq":2}', b"{}"],
+    ids=["not json", "not an object", "batch without its members", "no op"],
+)
 def test_record_with_a_good_checksum_that_cannot_be_loaded_refuses_to_open(
-        written: tuple[Path, bytes, list[dict[str, Any]]], payload: bytes) -> None:
+    written: tuple[Path, bytes, list[dict[str, Any]]], payload: bytes
+) -> None:
     data, raw, _events = written
     starts = line_starts(raw)
-    replaced = raw[:starts[1]] + frame(payload) + raw[starts[2]:]
+    replaced = raw[: starts[1]] + frame(payload) + raw[starts[2] :]
     (data / JOURNAL_FILE).write_bytes(replaced)
     with pytest.raises(CorruptJournal, match=f"the record at byte {starts[1]} cannot be loaded"):
         EventStore(data)
@@ -192,16 +206,18 @@ def test_record_with_a_good_checksum_that_cannot_be_loaded_refuses_to_open(
 
 
 def test_batch_record_that_does_not_re_encode_to_itself_refuses_to_open(
-        written: tuple[Path, bytes, list[dict[str, Any]]]) -> None:
+    written: tuple[Path, bytes, list[dict[str, Any]]],
+) -> None:
     data, raw, _events = written
     starts = line_starts(raw)
-    respaced = unframe(raw[starts[1]:starts[2] - 1]).replace(b'"op":"batch"', b'"op": "batch"')  # type: ignore[union-attr]
-    (data / JOURNAL_FILE).write_bytes(raw[:starts[1]] + frame(respaced) + raw[starts[2]:])
+    respaced = unframe(raw[starts[1] : starts[2] - 1]).replace(b'"op":"batch"', b'"op": "batch"')  # type: ignore[union-attr]
+    (data / JOURNAL_FILE).write_bytes(raw[: starts[1]] + frame(respaced) + raw[starts[2] :])
     with pytest.raises(CorruptJournal, match="does not re-encode to itself"):
         EventStore(data)
 
 
 # -- failed writes, at the journal level ----------------------------------------------------------
+
 
 @pytest.fixture
 def journal(tmp_path: Path) -> Iterator[Journal]:
@@ -215,8 +231,9 @@ def append(journal: Journal, payload: bytes) -> Future[int]:
     return journal.submit(payload, applied.append)
 
 
-def fail_on_fd(monkeypatch: pytest.MonkeyPatch, name: str, fd: Callable[[], int], error: int,
-               times: int = 1, partial: bool = False) -> None:
+def fail_on_fd(
+    monkeypatch: pytest.MonkeyPatch, name: str, fd: Callable[[], int], error: int, times: int = 1, partial: bool = False
+) -> None:
     """Make os.<name> fail with `error` for the next `times` calls on the fd `fd()` returns; other fds are untouched.
 
     With `partial`, a failing write first writes half of its data, as a disk filling up mid-write does.
@@ -230,16 +247,24 @@ def fail_on_fd(monkeypatch: pytest.MonkeyPatch, name: str, fd: Callable[[], int]
         left[0] -= 1
         if partial:
             data = args[0]
-            real(target, data[:len(data) // 2])
+            real(target, data[: len(data) // 2])
         raise OSError(error, os.strerror(error))
 
     monkeypatch.setattr(f"mock_masivo.storage.journal.os.{name}", failing)  # os itself: the wrapper checks the fd
 
 
-@pytest.mark.parametrize(("error", "raised"), [(errno.ENOSPC, StorageFull), (errno.EFBIG, StorageFull),
-                                               (errno.EDQUOT, StorageFull), (errno.EIO, StorageUnavailable)])
-def test_failed_write_is_reported_and_cut_back(journal: Journal, monkeypatch: pytest.MonkeyPatch,
-                                               error: int, raised: type[Exception]) -> None:
+@pytest.mark.parametrize(
+    ("error", "raised"),
+    [
+        (errno.ENOSPC, StorageFull),
+        (errno.EFBIG, StorageFull),
+        (errno.EDQUOT, StorageFull),
+        (errno.EIO, StorageUnavailable),
+    ],
+)
+def test_failed_write_is_reported_and_cut_back(
+    journal: Journal, monkeypatch: pytest.MonkeyPatch, error: int, raised: type[Exception]
+) -> None:
     append(journal, b'{"n":1}').result(timeout=10)
     before = journal.path.read_bytes()
     fail_on_fd(monkeypatch, "write", lambda: journal._fd, error, partial=True)
@@ -262,7 +287,8 @@ def test_failed_fsync_refuses_every_later_write(journal: Journal, monkeypatch: p
 
 
 def test_write_that_cannot_be_cut_back_breaks_the_journal_without_hanging(
-        journal: Journal, monkeypatch: pytest.MonkeyPatch) -> None:
+    journal: Journal, monkeypatch: pytest.MonkeyPatch
+) -> None:
     fail_on_fd(monkeypatch, "write", lambda: journal._fd, errno.EIO, partial=True)
     fail_on_fd(monkeypatch, "ftruncate", lambda: journal._fd, errno.EIO)
     with pytest.raises(StorageUnavailable, match="could not be undone"):
@@ -314,6 +340,7 @@ def test_rewrite_replaces_the_file_and_appends_go_to_the_new_one(journal: Journa
 
 
 # -- waiters on an event loop ---------------------------------------------------------------------
+
 
 def test_a_group_of_loop_waiters_wakes_its_loop_once(journal: Journal) -> None:
     """Ten records committed together: each waiter gets its own offset, and the loop is woken once."""

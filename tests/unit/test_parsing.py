@@ -12,17 +12,22 @@ from mock_masivo.ingest.parsing import parse_batch, parse_json, parse_object
 
 
 def batch_bytes(event_extra: str) -> bytes:
-    return ('{"customers":[{"id":"c","events":[{"type":"PURCHASE","fulfilled":true,'
-            f'"issued_at":"2023-11-07T05:31:56Z","resolved_at":"2023-11-07T05:31:56Z"{event_extra}}}]}}]}}').encode()
+    return (
+        '{"customers":[{"id":"c","events":[{"type":"PURCHASE","fulfilled":true,'
+        f'"issued_at":"2023-11-07T05:31:56Z","resolved_at":"2023-11-07T05:31:56Z"{event_extra}}}]}}]}}'
+    ).encode()
 
 
-@pytest.mark.parametrize("raw", [
-    b'{"a": 1, "a": 2}',
-    b'{"a": {"b": 1, "b": 1}}',
-    b'{"a:b": 1, "a:b": "x:y"}',
-    b'{"k\\u003a": 1, "k:": 2}',  # the same key, once escaped: only the slow path can tell
-    b'{"x": [{"y": 1}, {"y": 2, "y": 3}]}',
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"a": 1, "a": 2}',
+        b'{"a": {"b": 1, "b": 1}}',
+        b'{"a:b": 1, "a:b": "x:y"}',
+        b'{"k\\u003a": 1, "k:": 2}',  # the same key, once escaped: only the slow path can tell
+        b'{"x": [{"y": 1}, {"y": 2, "y": 3}]}',
+    ],
+)
 def test_duplicate_members_are_refused_wherever_they_hide(raw: bytes) -> None:
     with pytest.raises(BadRequest, match="duplicate member"):
         parse_json(raw)
@@ -72,11 +77,18 @@ def test_parse_batch_falls_back_for_bodies_of_another_shape() -> None:
     assert (body, events) == ({"customers": "nope"}, [])
 
 
-@pytest.mark.parametrize("raw, reason", [
-    (b"", "not valid JSON"), (b"[1]", "must be a JSON object"), (b'{"a": NaN}', "not valid JSON"),
-    (b'{"a": 1e400}', "not valid JSON"), (b'{"a": "\\ud800"}', "not valid JSON"),
-    (b"\xef\xbb\xbf{}", "not valid JSON"), (b"[" * 300 + b"]" * 300, "nested deeper"),
-])
+@pytest.mark.parametrize(
+    "raw, reason",
+    [
+        (b"", "not valid JSON"),
+        (b"[1]", "must be a JSON object"),
+        (b'{"a": NaN}', "not valid JSON"),
+        (b'{"a": 1e400}', "not valid JSON"),
+        (b'{"a": "\\ud800"}', "not valid JSON"),
+        (b"\xef\xbb\xbf{}", "not valid JSON"),
+        (b"[" * 300 + b"]" * 300, "nested deeper"),
+    ],
+)
 def test_bad_bodies_get_a_reason(raw: bytes, reason: str) -> None:
     with pytest.raises(BadRequest, match=reason):
         parse_object(raw)

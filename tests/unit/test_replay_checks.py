@@ -39,17 +39,27 @@ def edited(line: bytes, **changes: object) -> bytes:
 EDITS: dict[str, tuple[Callable[[Lines], Lines], str]] = {
     "a duplicated line": (lambda lines: [lines[0], lines[0], *lines[1:]], "batch 1 follows batch 1"),
     "swapped lines": (lambda lines: [lines[1], lines[0], lines[2]], "batch 1 follows batch 2"),
-    "a time that is not a number": (lambda lines: [edited(lines[0], at="yesterday"), *lines[1:]],
-                                    "at must be seconds since 1970"),
-    "a huge sequence number": (lambda lines: [*lines[:2], edited(lines[2], seq=2**60)],
-                               "seq must be a whole number from 1 to 2**53"),
-    "a huge first event": (lambda lines: [edited(lines[0], first_event=10**20), *lines[1:]],
-                           "first record number must be a whole number"),
-    "a first event already used": (lambda lines: [lines[0], edited(lines[1], first_event=2), lines[2]],
-                                   "its first event number 2 was already used"),
+    "a time that is not a number": (
+        lambda lines: [edited(lines[0], at="yesterday"), *lines[1:]],
+        "at must be seconds since 1970",
+    ),
+    "a huge sequence number": (
+        lambda lines: [*lines[:2], edited(lines[2], seq=2**60)],
+        "seq must be a whole number from 1 to 2**53",
+    ),
+    "a huge first event": (
+        lambda lines: [edited(lines[0], first_event=10**20), *lines[1:]],
+        "first record number must be a whole number",
+    ),
+    "a first event already used": (
+        lambda lines: [lines[0], edited(lines[1], first_event=2), lines[2]],
+        "its first event number 2 was already used",
+    ),
     "an unknown kind": (lambda lines: [*lines[:2], edited(lines[2], kind="refund")], "KeyError"),
-    "an account that is not a string": (lambda lines: [edited(lines[0], account=7), *lines[1:]],
-                                        "account and received_at must be strings"),
+    "an account that is not a string": (
+        lambda lines: [edited(lines[0], account=7), *lines[1:]],
+        "account and received_at must be strings",
+    ),
 }
 
 

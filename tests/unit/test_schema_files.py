@@ -25,14 +25,19 @@ def test_definitions_shared_by_the_request_schemas_are_identical() -> None:
 def test_the_openapi_document_takes_each_request_body_from_its_schema_file() -> None:
     document = build_openapi()
     schemas = document["components"]["schemas"]
-    for component, file in (("MigrateCustomersRequest", FILES[0]), ("MigrateTransactionsRequest", FILES[1]),
-                            ("MigrateEventsRequest", FILES[2])):
+    for component, file in (
+        ("MigrateCustomersRequest", FILES[0]),
+        ("MigrateTransactionsRequest", FILES[1]),
+        ("MigrateEventsRequest", FILES[2]),
+    ):
         source = load_schema(file)
-        assert schemas[component]["properties"]["customers"]["maxItems"] == source["properties"]["customers"][
-            "maxItems"]
+        assert (
+            schemas[component]["properties"]["customers"]["maxItems"] == source["properties"]["customers"]["maxItems"]
+        )
         for name, definition in source["$defs"].items():
             hoisted = json.dumps(definition).replace('"#/$defs/', '"#/components/schemas/')
             assert schemas[name] == json.loads(hoisted)
     for path in ("/customers/migrate", "/api/storefront/v1/customers/migrate/transactions"):
-        assert document["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"] \
-            .startswith("#/components/schemas/Migrate")
+        assert document["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"][
+            "$ref"
+        ].startswith("#/components/schemas/Migrate")

@@ -50,8 +50,9 @@ def test_base_url_and_default_credentials_reach_the_masivo_routes() -> None:
         assert (server.api_key, server.token) == ("mock-api-key", "mock-token")
         with httpx.Client(base_url=server.base_url) as http:
             authorized = http.get("/auth/authorize", headers={"x-api-key": server.api_key})
-            posted = http.post("/customers/migrate/events", json=body(),
-                               headers={"Authorization": f"Bearer {server.token}"})
+            posted = http.post(
+                "/customers/migrate/events", json=body(), headers={"Authorization": f"Bearer {server.token}"}
+            )
         assert authorized.status_code == 200
         assert posted.status_code == 201
 

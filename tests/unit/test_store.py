@@ -29,8 +29,9 @@ def listing(store: EventStore, account: str | None = None) -> list[dict[str, Any
     return rendered
 
 
-def add(store: EventStore, account: str = "default", customers: int = 2, events_each: int = 2,
-        prefix: str = "c") -> str:
+def add(
+    store: EventStore, account: str = "default", customers: int = 2, events_each: int = 2, prefix: str = "c"
+) -> str:
     pending = store.submit_batch(account, body(customers, events_each, prefix=prefix)["customers"], 1.0e9)
     pending.durable.result(timeout=10)
     return pending.id
@@ -92,8 +93,7 @@ def test_reset_sticks_after_reopen_and_ids_are_not_reused(opened: list[EventStor
     assert listing(again)[0]["id"] == "evt_9"
 
 
-def test_ids_are_not_reused_after_a_reset_that_is_not_followed_by_a_write(opened: list[EventStore],
-                                                                          data: Path) -> None:
+def test_ids_are_not_reused_after_a_reset_that_is_not_followed_by_a_write(opened: list[EventStore], data: Path) -> None:
     store = open_store(opened, data)
     add(store)
     store.reset()
@@ -120,8 +120,7 @@ def test_account_reset_removes_only_that_account_also_after_reopen(opened: list[
     assert add(again, account="acc_1") == "bat_4"
 
 
-def test_second_store_on_the_same_dir_is_refused_until_the_first_closes(opened: list[EventStore],
-                                                                        data: Path) -> None:
+def test_second_store_on_the_same_dir_is_refused_until_the_first_closes(opened: list[EventStore], data: Path) -> None:
     first = open_store(opened, data)
     with pytest.raises(DataDirError, match=f"{data}.*in use by another mock-masivo server"):
         EventStore(data)
@@ -175,8 +174,9 @@ def no_room_but_in_the_journal(data: Path) -> Any:
     return write
 
 
-def test_a_full_reset_on_a_full_disk_empties_the_journal_in_place(opened: list[EventStore], data: Path,
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_full_reset_on_a_full_disk_empties_the_journal_in_place(
+    opened: list[EventStore], data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     store = open_store(opened, data)
     add_account(store, "acc_1")
     add(store)
@@ -196,7 +196,8 @@ def test_a_full_reset_on_a_full_disk_empties_the_journal_in_place(opened: list[E
 
 
 def test_an_account_reset_that_cannot_be_written_leaves_the_store_and_the_file_as_they_were(
-        opened: list[EventStore], data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    opened: list[EventStore], data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     store = open_store(opened, data)
     add(store)
     before, raw = listing(store), (data / JOURNAL_FILE).read_bytes()
@@ -215,8 +216,9 @@ def test_an_account_reset_that_cannot_be_written_leaves_the_store_and_the_file_a
     assert listing(open_store(opened, data)) == []
 
 
-def test_an_account_reset_appends_one_line_instead_of_rewriting_the_journal(opened: list[EventStore],
-                                                                           data: Path) -> None:
+def test_an_account_reset_appends_one_line_instead_of_rewriting_the_journal(
+    opened: list[EventStore], data: Path
+) -> None:
     store = open_store(opened, data)
     add_account(store, "acc_1")
     add(store)
@@ -227,7 +229,7 @@ def test_an_account_reset_appends_one_line_instead_of_rewriting_the_journal(open
     after = (data / JOURNAL_FILE).read_bytes()
     assert os.stat(data / JOURNAL_FILE).st_ino == inode
     assert after.startswith(before)
-    assert orjson.loads(after[len(before):].split(b" ", 1)[1]) == {"op": "reset", "account": "acc_1"}
+    assert orjson.loads(after[len(before) :].split(b" ", 1)[1]) == {"op": "reset", "account": "acc_1"}
 
 
 def test_a_record_of_an_unknown_type_refuses_to_load_instead_of_being_dropped(tmp_path: Path) -> None:
@@ -267,10 +269,14 @@ def index_all(store: EventStore, batches: list[tuple[str, str, dict[str, Any]]])
 
 def index_state(store: EventStore) -> dict[str, Any]:
     rows = store._rows
-    columns = {name: list(getattr(rows, name)) for name in
-               ("seq", "batch", "customer", "offset", "length", "type_code", "purchase_hash", "duplicate_of")}
-    indexes = {name: {key: list(value) for key, value in getattr(store, name).items()}
-               for name in ("_by_account", "_by_customer", "_by_type")}
+    columns = {
+        name: list(getattr(rows, name))
+        for name in ("seq", "batch", "customer", "offset", "length", "type_code", "purchase_hash", "duplicate_of")
+    }
+    indexes = {
+        name: {key: list(value) for key, value in getattr(store, name).items()}
+        for name in ("_by_account", "_by_customer", "_by_type")
+    }
     return {**columns, **indexes, "first_by_key": dict(store._first_by_key), "types": list(store._types)}
 
 
@@ -285,11 +291,19 @@ def indexed(data: Path | None) -> tuple[list[list[tuple[str, str]]], dict[str, A
 
 @pytest.mark.parametrize("memory", [True, False])
 def test_one_event_batches_are_indexed_as_the_general_path_indexes_them(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, memory: bool) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, memory: bool
+) -> None:
     fast = indexed(None if memory else tmp_path / "fast")
 
-    def general(self: EventStore, account: str, batch_row: int, seq: int, customer: tuple[str, list[bytes]],
-                attributes: Any, offset: int) -> list[tuple[str, str]]:
+    def general(
+        self: EventStore,
+        account: str,
+        batch_row: int,
+        seq: int,
+        customer: tuple[str, list[bytes]],
+        attributes: Any,
+        offset: int,
+    ) -> list[tuple[str, str]]:
         return self._index_many(account, batch_row, seq, [customer], [[attributes]], [offset])
 
     monkeypatch.setattr(EventStore, "_index_one", general)
@@ -307,22 +321,27 @@ def store_of(mode: str, opened: list[EventStore], data: Path) -> EventStore:
 def everything(store: EventStore, account: str | None = None) -> dict[str, Any]:
     """What every listing of the store says, rendered as the inspection API would."""
     tally = store.tally(account, processed)
-    rendered: dict[str, Any] = orjson.loads(orjson.dumps({
-        "events": store.events(EventFilter(account=account), 1000, 0, processed),
-        "by_type": store.events(EventFilter(account=account, type="PURCHASE"), 1000, 0, processed),
-        "by_purchase": store.events(EventFilter(account=account, purchase_id="p-1"), 1000, 0, processed),
-        "duplicates": store.events(EventFilter(account=account, duplicates=True), 1000, 0, processed),
-        "customers": store.customers(account, 1000, 0),
-        "batches": store.batches(account, 1000, 0),
-        "tally": [tally.batches, tally.accepted, tally.duplicates],
-        "count": store.count_events(),
-    }))
+    rendered: dict[str, Any] = orjson.loads(
+        orjson.dumps(
+            {
+                "events": store.events(EventFilter(account=account), 1000, 0, processed),
+                "by_type": store.events(EventFilter(account=account, type="PURCHASE"), 1000, 0, processed),
+                "by_purchase": store.events(EventFilter(account=account, purchase_id="p-1"), 1000, 0, processed),
+                "duplicates": store.events(EventFilter(account=account, duplicates=True), 1000, 0, processed),
+                "customers": store.customers(account, 1000, 0),
+                "batches": store.batches(account, 1000, 0),
+                "tally": [tally.batches, tally.accepted, tally.duplicates],
+                "count": store.count_events(),
+            }
+        )
+    )
     return rendered
 
 
 @pytest.mark.parametrize("mode", ["data", "memory"])
 def test_after_an_account_reset_every_listing_is_as_if_it_had_never_stored_anything(
-        mode: str, opened: list[EventStore], data: Path) -> None:
+    mode: str, opened: list[EventStore], data: Path
+) -> None:
     store = store_of(mode, opened, data)
     add_account(store, "acc_1")
     add(store, prefix="same-")

@@ -71,8 +71,9 @@ async def _listing(request: Request, pager: Pager) -> Response:
         return FastJSONResponse({"data": data, "total": total})
     paged = [name for name in ("limit", "offset") if name in request.query_params]
     if paged:
-        raise InvalidParameter(f"query parameter {paged[0]!r} does not go with format=jsonl, which streams "
-                               "every matching record")
+        raise InvalidParameter(
+            f"query parameter {paged[0]!r} does not go with format=jsonl, which streams every matching record"
+        )
     return StreamingResponse(_lines(pager), media_type="application/x-ndjson")
 
 
@@ -98,9 +99,15 @@ async def list_events(request: Request) -> Response:
     duplicates = params.get("duplicates")
     if duplicates is not None and duplicates not in ("true", "false"):
         raise InvalidParameter("query parameter 'duplicates' must be true or false")
-    where = EventFilter(account=params.get("account"), customer_id=params.get("customer_id"), type=params.get("type"),
-                        batch_id=params.get("batch_id"), purchase_id=params.get("purchase_id"), status=status,
-                        duplicates=None if duplicates is None else duplicates == "true")
+    where = EventFilter(
+        account=params.get("account"),
+        customer_id=params.get("customer_id"),
+        type=params.get("type"),
+        batch_id=params.get("batch_id"),
+        purchase_id=params.get("purchase_id"),
+        status=status,
+        duplicates=None if duplicates is None else duplicates == "true",
+    )
     return await _listing(request, lambda limit, offset: found.store.events(where, limit, offset, found.due))
 
 
@@ -123,9 +130,13 @@ def _status(request: Request) -> str | None:
 async def _list_records(request: Request, kind: Kind, members: tuple[str, ...]) -> Response:
     only(request, *PAGING, "customer_id", "batch_id", "status", *members)
     found, params = services(request), request.query_params
-    where = RecordFilter(account=params.get("account"), customer_id=params.get("customer_id"),
-                         batch_id=params.get("batch_id"), status=_status(request),
-                         members=tuple((name, params[name]) for name in members if name in params))
+    where = RecordFilter(
+        account=params.get("account"),
+        customer_id=params.get("customer_id"),
+        batch_id=params.get("batch_id"),
+        status=_status(request),
+        members=tuple((name, params[name]) for name in members if name in params),
+    )
     return await _listing(request, lambda limit, offset: found.store.records(kind, where, limit, offset, found.due))
 
 
@@ -165,8 +176,15 @@ async def list_customers(request: Request) -> Response:
         data = []
         for customer_id, events in page:
             profile, transactions = found.backend.customer_facts(customer_id, account)
-            data.append({"id": customer_id, "events": len(events), "metrics": customer_metrics(events, now),
-                         "profile": profile, "transactions": transactions})
+            data.append(
+                {
+                    "id": customer_id,
+                    "events": len(events),
+                    "metrics": customer_metrics(events, now),
+                    "profile": profile,
+                    "transactions": transactions,
+                }
+            )
         return data, total
 
     return await _listing(request, pager)
@@ -176,8 +194,9 @@ async def get_customer(request: Request) -> Response:
     only(request, "account", "limit", "offset")
     found, customer_id = services(request), request.path_params["customer_id"]
     limit, offset = _int_param(request, "limit", MAX_LIMIT, MAX_LIMIT), _int_param(request, "offset", 0)
-    data = await asyncio.to_thread(found.backend.inspected_customer, customer_id,
-                                   request.query_params.get("account"), limit, offset)
+    data = await asyncio.to_thread(
+        found.backend.inspected_customer, customer_id, request.query_params.get("account"), limit, offset
+    )
     if data is None:
         raise NotFound(f"nothing was received for customer {customer_id[:64]!r}")
     return FastJSONResponse({"data": data})
@@ -198,8 +217,9 @@ async def list_requests(request: Request) -> Response:
     if status is not None and not (status.isascii() and status.isdigit() and len(status) == 3):
         raise InvalidParameter(f"query parameter 'status' must be an HTTP status code, got {status[:32]!r}")
     calls = services(request).requests.calls(request.query_params.get("account"), int(status) if status else None)
-    return await _listing(request, lambda limit, offset: ([call.as_dict() for call in calls[offset:offset + limit]],
-                                                    len(calls)))
+    return await _listing(
+        request, lambda limit, offset: ([call.as_dict() for call in calls[offset : offset + limit]], len(calls))
+    )
 
 
 async def get_request(request: Request) -> Response:
@@ -207,11 +227,16 @@ async def get_request(request: Request) -> Response:
     only(request)
     request_id = request.path_params["request_id"]
     number = request_id.removeprefix("req_")
-    call = services(request).requests.call(int(number)) if number.isascii() and number.isdigit() and \
-        len(number) < 19 else None
+    call = (
+        services(request).requests.call(int(number))
+        if number.isascii() and number.isdigit() and len(number) < 19
+        else None
+    )
     if call is None:
-        raise NotFound(f"no request {request_id[:64]!r} in the request log (it keeps the newest "
-                       "--request-log-size, formerly --journal-size)")
+        raise NotFound(
+            f"no request {request_id[:64]!r} in the request log (it keeps the newest "
+            "--request-log-size, formerly --journal-size)"
+        )
     return FastJSONResponse({"data": call.in_full()})
 
 
@@ -222,10 +247,19 @@ async def report(request: Request) -> Response:
     _require_account(request, account)
     records = await asyncio.to_thread(found.backend.summary, account)
     sections = found.report.sections(account)
-    return FastJSONResponse({"data": {"requests": sections["requests"], **_accepted_first(records),
-                                      "violations": sections["violations"], "failures": records["failures"],
-                                      "duplicates": records["duplicates"], "customers": records["customers"],
-                                      "timeline": sections["timeline"]}})
+    return FastJSONResponse(
+        {
+            "data": {
+                "requests": sections["requests"],
+                **_accepted_first(records),
+                "violations": sections["violations"],
+                "failures": records["failures"],
+                "duplicates": records["duplicates"],
+                "customers": records["customers"],
+                "timeline": sections["timeline"],
+            }
+        }
+    )
 
 
 def _accepted_first(records: dict[str, Any]) -> dict[str, Any]:
@@ -236,7 +270,7 @@ async def list_accounts(request: Request) -> Response:
     """Every account's id (not its credentials): the default one first, then in order of creation."""
     only(request, "limit", "offset", "format")
     ids = [{"id": account_id} for account_id in (DEFAULT_ACCOUNT, *services(request).store.account_ids())]
-    return await _listing(request, lambda limit, offset: (ids[offset:offset + limit], len(ids)))
+    return await _listing(request, lambda limit, offset: (ids[offset : offset + limit], len(ids)))
 
 
 async def create_account(request: Request) -> Response:
@@ -300,8 +334,16 @@ async def advance_clock(request: Request) -> Response:
     seconds = _seconds_forward(await _json_body(request), now)
     furthest = now if account is not None else found.clock.now() - found.clock.offset() + found.clock.furthest()
     if furthest + seconds >= CLOCK_END:
-        raise InvalidRequestBody([Violation("/advance", "a clock may not come within a year of year 9999 (dates "
-                                          "and calendar periods around it would not be representable)", "maximum")])
+        raise InvalidRequestBody(
+            [
+                Violation(
+                    "/advance",
+                    "a clock may not come within a year of year 9999 (dates "
+                    "and calendar periods around it would not be representable)",
+                    "maximum",
+                )
+            ]
+        )
     await asyncio.wrap_future(found.backend.advance_clock(seconds, account))
     return _clock_state(request, account)
 
@@ -311,16 +353,31 @@ def _seconds_forward(body: Any, now: float) -> float:
     if isinstance(body, dict) and set(body) == {"to"}:
         target = _instant(body["to"])
         if target < now:
-            raise InvalidRequestBody([Violation("/to", f"must not be before the clock's now ({iso_time(now)}): the "
-                                              "clock only moves forward", "minimum")])
+            raise InvalidRequestBody(
+                [
+                    Violation(
+                        "/to",
+                        f"must not be before the clock's now ({iso_time(now)}): the clock only moves forward",
+                        "minimum",
+                    )
+                ]
+            )
         return target - now
     advance: Any = body.get("advance") if isinstance(body, dict) else None
     if isinstance(body, dict) and set(body) == {"advance"} and _is_number(advance) and advance < 0:
-        raise InvalidRequestBody([Violation("/advance", f"must be 0 or more, got {advance}: the clock only moves "
-                                          "forward", "minimum")])
+        raise InvalidRequestBody(
+            [Violation("/advance", f"must be 0 or more, got {advance}: the clock only moves forward", "minimum")]
+        )
     if not isinstance(body, dict) or set(body) != {"advance"} or not _is_seconds(advance):
-        raise InvalidRequestBody([Violation("/advance", "send {\"advance\": SECONDS}, a number from 0 (the clock only "
-                                          "moves forward), or {\"to\": DATE-TIME}", "type")])
+        raise InvalidRequestBody(
+            [
+                Violation(
+                    "/advance",
+                    'send {"advance": SECONDS}, a number from 0 (the clock only moves forward), or {"to": DATE-TIME}',
+                    "type",
+                )
+            ]
+        )
     return float(advance)
 
 
@@ -331,8 +388,9 @@ def _instant(value: Any) -> float:
     except ValueError:
         moment = None
     if moment is None or moment.tzinfo is None:
-        raise InvalidRequestBody([Violation("/to", "must be an RFC 3339 date-time with a time zone, e.g. "
-                                          "2027-01-01T00:00:00Z", "format")])
+        raise InvalidRequestBody(
+            [Violation("/to", "must be an RFC 3339 date-time with a time zone, e.g. 2027-01-01T00:00:00Z", "format")]
+        )
     return moment.timestamp()
 
 
@@ -358,7 +416,7 @@ async def list_faults(request: Request) -> Response:
     only(request, *PAGING)
     account = request.query_params.get("account")
     rules = [rule.public() for rule in services(request).faults.rules() if account in (None, rule.account)]
-    return await _listing(request, lambda limit, offset: (rules[offset:offset + limit], len(rules)))
+    return await _listing(request, lambda limit, offset: (rules[offset : offset + limit], len(rules)))
 
 
 async def delete_faults(request: Request) -> Response:

@@ -97,8 +97,12 @@ async def get_customer_transactions(request: Request) -> Response:
     account = bearer_account(found, request.headers, facts(request.scope))
     only(request, "year", "brand_id", "reward_id", "type")
     params = request.query_params
-    query = TransactionQuery(year=_year(params.get("year")), brand_id=params.get("brand_id"),
-                             reward_id=params.get("reward_id"), type=params.get("type"))
+    query = TransactionQuery(
+        year=_year(params.get("year")),
+        brand_id=params.get("brand_id"),
+        reward_id=params.get("reward_id"),
+        type=params.get("type"),
+    )
     data = found.backend.masivo_transactions(account, customer_id, query)
     if data is None:
         raise NotFound(_unknown(customer_id))
@@ -106,8 +110,7 @@ async def get_customer_transactions(request: Request) -> Response:
 
 
 def _unknown(customer_id: str) -> str:
-    return (f"no customer {customer_id[:64]!r} in this account (migrated customers and events appear once "
-            "processed)")
+    return f"no customer {customer_id[:64]!r} in this account (migrated customers and events appear once processed)"
 
 
 def _year(raw: str | None) -> int | None:

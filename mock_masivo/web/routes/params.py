@@ -12,5 +12,6 @@ def only(request: Request, *known: str) -> None:
     for name in request.query_params:
         if name not in known:
             takes = f"it takes {', '.join(known)}" if known else "it takes none"
-            raise InvalidParameter(f"unknown query parameter {name[:64]!r} on {request.method} {request.url.path}: "
-                                   f"{takes}")
+            raise InvalidParameter(
+                f"unknown query parameter {name[:64]!r} on {request.method} {request.url.path}: {takes}"
+            )
