@@ -15,7 +15,6 @@ Layout, chosen so that no write and no query touches the whole store:
 from __future__ import annotations
 
 import asyncio
-import bisect
 import contextlib
 import gc
 import logging
@@ -50,7 +49,7 @@ from .format import (
 )
 from .journal import CorruptJournal
 from .log import FileLog, MemoryLog, RecordLog
-from .records import RecordFilter, RecordRows, rows_of
+from .rows import EventFilter, EventRows, RecordFilter, RecordRows, hash_of, positions, rows_of
 
 log = logging.getLogger("mock_masivo")
 
@@ -69,38 +68,6 @@ MAX_EXAMPLES = 5  # record ids shown per group of failures
 SCAN_SLICE = 5_000
 RENDER_SLICE = 500
 RECORD_MEMBER = {"profile": "customer", "transaction": "transaction"}  # where a stored record holds what was sent
-
-
-@dataclass
-class EventRows:
-    """One row per stored event, in receipt order, as compact arrays (no per-event objects)."""
-
-    seq: array[int] = field(default_factory=lambda: array("q"))
-    batch: array[int] = field(default_factory=lambda: array("l"))  # row in EventStore._batches
-    customer: array[int] = field(default_factory=lambda: array("l"))  # index into the batch's customer ids
-    offset: array[int] = field(default_factory=lambda: array("q"))  # of the event's bytes: journal or kept line
-    length: array[int] = field(default_factory=lambda: array("l"))
-    type_code: array[int] = field(default_factory=lambda: array("l"))
-    purchase_hash: array[int] = field(default_factory=lambda: array("q"))
-    duplicate_of: array[int] = field(default_factory=lambda: array("q"))  # seq of the first copy, 0 if none
-
-    def __len__(self) -> int:
-        return len(self.seq)
-
-    def row_of(self, seq: int) -> int | None:
-        row = bisect.bisect_left(self.seq, seq)
-        return row if row < len(self.seq) and self.seq[row] == seq else None
-
-
-@dataclass(frozen=True)
-class EventFilter:
-    account: str | None = None
-    customer_id: str | None = None
-    type: str | None = None
-    batch_id: str | None = None
-    purchase_id: str | None = None
-    status: str | None = None
-    duplicates: bool | None = None
 
 
 @dataclass(slots=True)
@@ -327,7 +294,7 @@ class EventStore:
         rows.offset.extend(offsets)
         rows.length.extend([len(event) for _, events in encoded for event in events])
         rows.type_code.extend(codes)
-        rows.purchase_hash.extend([_hash(purchase_id) for _, purchase_id, _ in flat])
+        rows.purchase_hash.extend([hash_of(purchase_id) for _, purchase_id, _ in flat])
         self._index_rows(account, encoded, sizes, codes, first_row)
         return self._detect_duplicates(account, encoded, attributes, first_row)
 
@@ -352,7 +319,7 @@ class EventStore:
         rows.length.append(len(event))
         code = self._type_code(event_type)
         rows.type_code.append(code)
-        rows.purchase_hash.append(_hash(purchase_id))
+        rows.purchase_hash.append(hash_of(purchase_id))
         rows_of(self._by_account, account).append(row)
         rows_of(self._by_customer, (account, customer_id)).append(row)
         rows_of(self._by_type, code).append(row)
@@ -882,7 +849,7 @@ class EventStore:
         if where.batch_id is not None:
             options.append((self._batch_rows(where.batch_id), frozenset({"batch_id"})))
         if where.purchase_id is not None:  # rows of the same hash: the check still compares the ids
-            options.append((_positions(self._rows.purchase_hash, _hash(where.purchase_id)), frozenset()))
+            options.append((positions(self._rows.purchase_hash, hash_of(where.purchase_id)), frozenset()))
         if where.duplicates:
             options.append((self._duplicate_rows, frozenset({"duplicates"})))
         if not options:
@@ -918,7 +885,7 @@ class EventStore:
         if where.batch_id is not None and "batch_id" not in covered:
             checks.append(lambda row: BATCH_PREFIX + str(batches[rows.batch[row]]["seq"]) == where.batch_id)
         if where.purchase_id is not None:
-            wanted = _hash(where.purchase_id)
+            wanted = hash_of(where.purchase_id)
             checks.append(
                 lambda row: (
                     rows.purchase_hash[row] == wanted
@@ -1028,22 +995,3 @@ def _collector_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
-
-
-def _hash(text: str | None) -> int:
-    return 0 if text is None else hash(text)
-
-
-def _positions(values: array[int], wanted: int) -> array[int]:
-    """Where `wanted` is in a typed array, found by bytes.find in C: a Python loop over a million
-    rows takes about a hundred times longer."""
-    haystack, needle, width = values.tobytes(), array(values.typecode, [wanted]).tobytes(), values.itemsize
-    found: array[int] = array("l")
-    at = haystack.find(needle)
-    while at >= 0:
-        if at % width:  # straddles two values
-            at = haystack.find(needle, at + 1)
-            continue
-        found.append(at // width)
-        at = haystack.find(needle, at + width)
-    return found

@@ -25,7 +25,8 @@ from payloads import event
 from processes import fetch_all
 
 from mock_masivo import MockMasivoServer
-from mock_masivo.storage.store import EventFilter, EventStore
+from mock_masivo.storage.rows import EventFilter
+from mock_masivo.storage.store import EventStore
 
 WRITERS = 16
 BATCHES_EACH = 8

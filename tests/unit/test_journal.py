@@ -23,7 +23,8 @@ from mock_masivo.errors import StorageFull, StorageUnavailable
 from mock_masivo.storage import journal as journal_module
 from mock_masivo.storage.datadir import JOURNAL_FILE
 from mock_masivo.storage.journal import CorruptJournal, Journal, frame, unframe
-from mock_masivo.storage.store import EventFilter, EventStore
+from mock_masivo.storage.rows import EventFilter
+from mock_masivo.storage.store import EventStore
 
 BATCHES = 4  # records written by `written`: one batch each, the last one small
 

@@ -15,7 +15,8 @@ from payloads import body, event
 from mock_masivo.errors import StorageFull
 from mock_masivo.storage import journal as journal_module
 from mock_masivo.storage.datadir import JOURNAL_FILE, SECRET_FILE, DataDirError
-from mock_masivo.storage.store import EventFilter, EventStore
+from mock_masivo.storage.rows import EventFilter
+from mock_masivo.storage.store import EventStore
 
 
 def processed(_account: str, _at: float) -> bool:

@@ -21,8 +21,7 @@ from ...domain.metrics import customer_metrics
 from ...domain.processing import STATUSES  # events never fail: status=FAILED lists none
 from ...errors import InvalidParameter, InvalidRequestBody, NotFound, Violation
 from ...ingest.parsing import parse_json
-from ...storage.records import RecordFilter
-from ...storage.store import EventFilter
+from ...storage.rows import EventFilter, RecordFilter
 from ..body import read_body, require_json
 from ..responses import FastJSONResponse
 from .masivo import BODY_TIMEOUT_SECONDS, services

@@ -1,9 +1,9 @@
-"""Rows of the records of one kind other than events (profiles, transactions), and their indexes.
+"""The store's rows: one per stored record, in receipt order, as compact parallel arrays, and the
+filters the inspection API reads them with.
 
-Like events (store.py), a record is not a document: one row of compact arrays points at its bytes
-in the journal (or in the batch's kept line with --memory), so memory per record stays a few dozen
-bytes and indexing a batch costs in proportion to the batch. Failures are few: kept by row.
-Pure data: the store's lock guards it, and only the store touches it.
+A record is not a document: its row points at its bytes in the log (log.py), so memory per record
+stays a few dozen bytes and indexing a batch costs in proportion to the batch. Failures are few:
+kept by row. Pure data: the store's lock guards it, and only the store touches it.
 """
 
 from __future__ import annotations
@@ -83,3 +83,54 @@ def rows_of(index: dict[Any, array[int]], key: Any) -> array[int]:
     if rows is None:
         rows = index[key] = array("l")
     return rows
+
+
+@dataclass
+class EventRows:
+    """One row per stored event, in receipt order, as compact arrays (no per-event objects)."""
+
+    seq: array[int] = field(default_factory=lambda: array("q"))
+    batch: array[int] = field(default_factory=lambda: array("l"))  # row in EventStore._batches
+    customer: array[int] = field(default_factory=lambda: array("l"))  # index into the batch's customer ids
+    offset: array[int] = field(default_factory=lambda: array("q"))  # of the event's bytes: journal or kept line
+    length: array[int] = field(default_factory=lambda: array("l"))
+    type_code: array[int] = field(default_factory=lambda: array("l"))
+    purchase_hash: array[int] = field(default_factory=lambda: array("q"))
+    duplicate_of: array[int] = field(default_factory=lambda: array("q"))  # seq of the first copy, 0 if none
+
+    def __len__(self) -> int:
+        return len(self.seq)
+
+    def row_of(self, seq: int) -> int | None:
+        row = bisect.bisect_left(self.seq, seq)
+        return row if row < len(self.seq) and self.seq[row] == seq else None
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    account: str | None = None
+    customer_id: str | None = None
+    type: str | None = None
+    batch_id: str | None = None
+    purchase_id: str | None = None
+    status: str | None = None
+    duplicates: bool | None = None
+
+
+def hash_of(text: str | None) -> int:
+    return 0 if text is None else hash(text)
+
+
+def positions(values: array[int], wanted: int) -> array[int]:
+    """Where `wanted` is in a typed array, found by bytes.find in C: a Python loop over a million
+    rows takes about a hundred times longer."""
+    haystack, needle, width = values.tobytes(), array(values.typecode, [wanted]).tobytes(), values.itemsize
+    found: array[int] = array("l")
+    at = haystack.find(needle)
+    while at >= 0:
+        if at % width:  # straddles two values
+            at = haystack.find(needle, at + 1)
+            continue
+        found.append(at // width)
+        at = haystack.find(needle, at + width)
+    return found
