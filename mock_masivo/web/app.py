@@ -23,7 +23,7 @@ from ..storage.store import EventStore
 from .guard import SiteGuard
 from .middleware import RAW_SEND, MasivoMiddleware
 from .openapi import build_openapi
-from .responses import error_response, internal_error_response
+from .responses import internal_error_response, refuse
 from .routes import inspect, masivo, ui
 from .services import Services
 
@@ -190,7 +190,7 @@ def _by_method(path: str, **handlers: Endpoint) -> Route:
 
 async def _mock_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, MockError)
-    return error_response(request.scope, exc)
+    return refuse(request.scope, exc)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

@@ -15,6 +15,7 @@ from typing import Any
 from starlette.types import Scope
 
 from ..domain.clock import iso_time
+from ..errors import MockError, ValidationFailed
 
 FACTS = "mock_masivo.facts"
 NO_ITEMS: tuple[Any, ...] = ()
@@ -42,6 +43,13 @@ class CallFacts:
     errors_total: int = 0  # how many errors and warnings there were, once the log keeps only the first few
     warnings_total: int = 0
 
+    def refused_with(self, exc: MockError) -> None:
+        """The errors a refusal answered with, for the log entry."""
+        if isinstance(exc, ValidationFailed):
+            self.errors = [violation.as_dict() for violation in exc.violations]
+        else:
+            self.errors = [{"path": "", "message": exc.details, "rule": exc.title}]
+
     def keep_first(self) -> None:
         """Keep the first KEPT_ITEMS errors and warnings (the log holds thousands of entries)."""
         self.errors_total, self.warnings_total = len(self.errors), len(self.warnings)
@@ -54,10 +62,10 @@ class CallFacts:
 def facts(scope: Scope) -> CallFacts:
     """This call's facts, noted by the handlers and middleware that ran so far."""
     state = scope.setdefault("state", {})
-    found: CallFacts | None = state.get(FACTS)
-    if found is None:
-        found = state[FACTS] = CallFacts()
-    return found
+    noted: CallFacts | None = state.get(FACTS)
+    if noted is None:
+        noted = state[FACTS] = CallFacts()
+    return noted
 
 
 @dataclass(slots=True)

@@ -8,8 +8,8 @@ import orjson
 from starlette.responses import JSONResponse
 from starlette.types import Scope
 
-from ..errors import InjectedFault, MockError, ValidationFailed
-from .requestlog import facts
+from ..errors import InjectedFault, MockError
+from .requestlog import CallFacts, facts
 
 if TYPE_CHECKING:
     from ..domain.faults import FaultRule
@@ -24,14 +24,16 @@ class FastJSONResponse(JSONResponse):
         return orjson.dumps(content)
 
 
-def error_response(scope: Scope, exc: MockError) -> JSONResponse:
-    """The answer to a MockError; its errors go to the request log, noted headers to the answer."""
-    noted = facts(scope)
-    if isinstance(exc, ValidationFailed):
-        noted.errors = [violation.as_dict() for violation in exc.violations]
-    else:
-        noted.errors = [{"path": "", "message": exc.details, "rule": exc.title}]
+def error_response(exc: MockError, noted: CallFacts) -> JSONResponse:
+    """The JSON answer to a MockError, with the headers noted for its call (rate limits)."""
     return JSONResponse(exc.body(), status_code=exc.status, headers={**noted.headers, **exc.headers})
+
+
+def refuse(scope: Scope, exc: MockError) -> JSONResponse:
+    """Note a MockError's errors for the call's request log entry, and answer it."""
+    noted = facts(scope)
+    noted.refused_with(exc)
+    return error_response(exc, noted)
 
 
 def fault_response(rule: FaultRule) -> JSONResponse:

@@ -16,7 +16,7 @@ from ...domain.kinds import Kind
 from ...errors import InvalidParameter, MockError, NotFound, Unauthorized
 from ..body import read_body, require_json
 from ..requestlog import KEPT_BODY_BYTES, CallFacts, facts
-from ..responses import FastJSONResponse, error_response
+from ..responses import FastJSONResponse, refuse
 from ..services import Services
 from .params import only
 
@@ -57,7 +57,7 @@ class MigrateBatch:
         try:
             batch_id = await self._accept(Headers(scope=scope), receive, noted)
         except MockError as exc:
-            await error_response(scope, exc)(scope, receive, send)
+            await refuse(scope, exc)(scope, receive, send)
             return
         headers = {"X-Mock-Batch-Id": batch_id, **noted.headers}
         await Response(b"{}", status_code=201, headers=headers, media_type="application/json")(scope, receive, send)
