@@ -24,6 +24,7 @@ SCRIPTS = [
     "bench_kinds.py",
     "bench_jsonl.py",
     "bench_stalls.py",
+    "bench_http_stack.py",
     "bench_fixture_startup.py",
     "profile_ingest.py",
 ]
