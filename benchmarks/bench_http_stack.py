@@ -1,7 +1,8 @@
 """Issue 16: what the HTTP stack costs per small request: h11 against httptools, asyncio against uvloop.
 
 `mock-masivo serve --data DIR` (durable) is started once per stack and round, with uvicorn's `http`
-and `loop` options replaced through BENCH_SERVER_PRELUDE (nothing else changes), and loaded for a
+and `loop` options replaced through BENCH_SERVER_PRELUDE (nothing else changes; "guarded" is
+mock-masivo's own choice, transport.py), and loaded for a
 fixed time with valid 1-event requests by 16 raw HTTP/1.1 clients. Stacks alternate within each
 round, so every round compares them on the same minute of a shared machine; each stack's rate is
 reported as a ratio to h11 + asyncio of the same round, and the server's CPU per request beside it.
@@ -18,7 +19,14 @@ from typing import Any
 
 import _bench
 
-STACKS = [("h11", "asyncio"), ("httptools", "asyncio"), ("h11", "uvloop"), ("httptools", "uvloop")]
+# "guarded": mock-masivo's own parser (transport.py: uvicorn's httptools protocol held to h11's guarantees).
+STACKS = [
+    ("h11", "asyncio"),
+    ("guarded", "asyncio"),
+    ("httptools", "asyncio"),
+    ("h11", "uvloop"),
+    ("httptools", "uvloop"),
+]
 PRELUDE = (
     "import mock_masivo.config as config\n"
     "_chosen = config.uvicorn_config\n"
@@ -28,7 +36,7 @@ PRELUDE = (
 
 
 def measure(http: str, loop: str, seconds: float, first_event: int) -> dict[str, Any]:
-    os.environ[_bench.PRELUDE_VARIABLE] = PRELUDE.format(http=http, loop=loop)
+    os.environ[_bench.PRELUDE_VARIABLE] = PRELUDE.format(http=http, loop=loop).replace("'http': 'guarded', ", "")
     try:
         with _bench.temp_dir() as scratch, _bench.ServerProcess(data=scratch / "data") as server:
             bodies = _bench.Bodies(events=1, start=first_event)
@@ -49,7 +57,11 @@ def main() -> None:
     args = arguments.parse_args()
     seconds = 5.0 if args.quick else 15.0
     rounds = args.rounds or (2 if args.quick else 4)
-    stacks = [(http, loop) for http, loop in STACKS if all(importlib.util.find_spec(name) for name in (http, loop))]
+    stacks = [
+        (http, loop)
+        for http, loop in STACKS
+        if all(importlib.util.find_spec(name) for name in (http.replace("guarded", "httptools"), loop))
+    ]
     skipped = sorted(set(STACKS) - set(stacks))
     if skipped:
         print(f"skipped (pip install httptools uvloop): {', '.join(f'{http}+{loop}' for http, loop in skipped)}")

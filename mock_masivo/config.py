@@ -26,6 +26,7 @@ DEFAULT_TOKEN = "mock-token"
 DEFAULT_DATA_DIR = Path(".mock-masivo")
 ENV_PREFIX = "MOCK_MASIVO_"
 MASIVO_BASE_PATH = "/api/storefront/v1"
+MAX_HEADER_BYTES = 16 * 1024  # a request's headers, as the README promises (web/guard.py, transport.py)
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 RATE_LIMIT_MODES = ("off", "dev", "prod")
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
@@ -273,13 +274,15 @@ def url_of(host: str, port: int) -> str:
 def uvicorn_config(app: Any, settings: Settings, **overrides: Any) -> uvicorn.Config:
     import uvicorn  # here: the pytest plugin imports this module, and must stay light
 
-    # h11 keeps parsing (and its 16 KiB header limit) predictable; one worker because the store is
+    from .transport import http_protocol
+
+    # httptools, held to h11's guarantees (transport.py); one worker because the store is
     # single-writer; a bounded shutdown so a stuck client cannot hang it.
     options: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,
         "log_level": settings.log_level,
-        "http": "h11",
+        "http": http_protocol(),
         "workers": 1,
         "timeout_graceful_shutdown": 10,
         "limit_concurrency": 256,

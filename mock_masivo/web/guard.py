@@ -22,10 +22,9 @@ from urllib.parse import urlsplit
 from starlette.responses import JSONResponse
 from starlette.types import Scope
 
-from ..config import Settings
+from ..config import MAX_HEADER_BYTES, Settings
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-MAX_HEADER_BYTES = 16 * 1024  # as the README promises; h11 enforces it only on headers split across packets
 CROSS_SITE = frozenset({b"cross-site", b"same-site"})
 ANY_INTERFACE = frozenset({"0.0.0.0", "::", ""})
 
