@@ -25,6 +25,7 @@ SCRIPTS = [
     "bench_jsonl.py",
     "bench_stalls.py",
     "bench_http_stack.py",
+    "bench_wiremock.py",
     "bench_fixture_startup.py",
     "profile_ingest.py",
 ]
