@@ -17,6 +17,7 @@ checks each guarantee over a raw socket with whatever uvicorn is installed.
 from __future__ import annotations
 
 import logging
+from urllib.parse import unquote
 
 import httptools
 import orjson
@@ -99,7 +100,7 @@ class GuardedHttpTools(HttpToolsProtocol):
         super().on_headers_complete()
         if self.url.startswith((b"http://", b"https://")):  # the site guard checks the authority
             target = self.url.split(b"?", 1)[0]
-            self.scope["path"], self.scope["raw_path"] = target.decode("latin-1"), target
+            self.scope["path"], self.scope["raw_path"] = unquote(target.decode("latin-1")), target
 
     def _refuse(self, refusal: Refusal) -> None:
         """Answer with the JSON error body and close: what follows on this connection cannot be trusted."""

@@ -584,3 +584,6 @@ def test_an_absolute_form_target_is_served_and_its_authority_checked(running: Mo
     assert exchange(running, own.replace(b"?x=1", b"")).json()["status"] == "ok"
     rebound = exchange(running, b"GET http://attacker.example/_mock/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
     assert_raw_error(rebound, 400, "Host not allowed")
+    encoded = own.replace(b"/_mock/health?x=1", b"/_mock/customers/caf%C3%A9")  # the path is decoded as usual
+    assert_raw_error(exchange(running, encoded), 404, "Not found")
+    assert "'café'" in str(exchange(running, encoded).json()["details"])
