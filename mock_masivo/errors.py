@@ -1,4 +1,4 @@
-"""Domain errors: raised anywhere, turned into the JSON error body by one handler in app.py.
+"""Domain errors: raised anywhere, turned into the JSON error body in web/responses.py.
 
 MockError                   status, title, details
 ├── BadRequest              400  body is not valid JSON, or not an object

@@ -162,7 +162,7 @@ class EventStore:
         kind: Kind = EVENT,
     ) -> PendingBatch:
         """Queue a validated batch given as each customer's id with its records already encoded
-        (compact JSON, as parsing.parse_batch makes them) and their attributes (checking.py: for
+        (compact JSON, as ingest/parsing.parse_batch makes them) and their attributes (ingest/checker.py: for
         events, batch_attributes; for other kinds, the parsed records)."""
         batch_id, durable, duplicates = self._queue_batch(
             account, encoded, attributes, received_at, self._log.submit, kind
