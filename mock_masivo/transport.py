@@ -25,8 +25,6 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from .config import MAX_HEADER_BYTES
 
-# A head (request line and headers) that has not ended by this size is refused, as h11 refuses it.
-MAX_HEAD_BYTES = MAX_HEADER_BYTES
 REASONS = {400: b"Bad Request", 431: b"Request Header Fields Too Large"}
 # What GuardedHttpTools relies on in uvicorn's protocol besides the parser callbacks.
 HOOKS = (
@@ -84,7 +82,7 @@ class GuardedHttpTools(HttpToolsProtocol):
             context = exc.__context__
             self._refuse(context if isinstance(context, Refusal) else _parser_refusal(str(exc)))
             return
-        if self._in_head and self._head_bytes > MAX_HEAD_BYTES:
+        if self._in_head and self._head_bytes > MAX_HEADER_BYTES:  # a head that has not ended: as h11 refuses it
             details = f"the request's headers took more than {MAX_HEADER_BYTES} bytes and had not ended"
             self._refuse(Refusal(431, "Request headers too large", details))
 
