@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from msgspec import UNSET
+
 from ..errors import Violation
 
 MAX_EVENTS_PER_BATCH = 1000
@@ -131,6 +133,23 @@ def batch_attributes(customers: Sequence[dict[str, Any]]) -> list[list[Attribute
     """Attributes of every event of validated customers (order is an object, purchase_id a string)."""
     return [
         [(event["type"], event["order"].get("purchase_id"), event["issued_at"]) for event in customer["events"]]
+        for customer in customers
+    ]
+
+
+def stored_attributes(kind: Kind, customers: Sequence[dict[str, Any]]) -> list[list[Any]]:
+    """What the store indexes or processes of each record: an event's Attributes; another kind's whole record."""
+    return batch_attributes(customers) if kind is EVENT else [kind.records(customer) for customer in customers]
+
+
+def decoded_attributes(customers: Sequence[Any]) -> list[list[Attributes]]:
+    """The same, from the fast path's decoded customers (ingest/fastpath.py), where an absent
+    purchase_id is UNSET (an empty one is "", so it cannot be told apart by truth)."""
+    return [
+        [
+            (event.type, None if event.order.purchase_id is UNSET else event.order.purchase_id, event.issued_at)
+            for event in customer.events
+        ]
         for customer in customers
     ]
 

@@ -19,7 +19,6 @@ import json
 import math
 import re
 from collections.abc import Callable
-from itertools import chain
 from typing import Any
 
 import orjson
@@ -53,30 +52,6 @@ def parse_json(raw: bytes) -> tuple[Any, bytes]:
     return value, encoded
 
 
-def parse_batch(raw: bytes, items: str | None = "events") -> tuple[dict[str, Any], list[list[bytes]]]:
-    """A migration body plus each customer's records encoded for storage (kinds.py: `items` is the
-    member holding a customer's records; None when the customer object is the record).
-
-    Encoding record by record (instead of the whole body) gives the store its bytes for free; the
-    colon count then adds the skeleton: the body with every customer's records left out. An empty
-    list of records means the body was not shaped as a batch: the validator will say why.
-    """
-    value = _fast_parse(raw)
-    if value is _CAREFUL or not _batch_shaped(value, items):
-        return parse_object(raw), []
-    customers = value["customers"]
-    if items is None:
-        records = [[_encode(customer)] for customer in customers]
-        skeleton = _encode({**value, "customers": []})
-    else:
-        records = [[_encode(record) for record in customer[items]] for customer in customers]
-        skeleton = _encode({**value, "customers": [{**customer, items: []} for customer in customers]})
-    colons = skeleton.count(b":") + sum(record.count(b":") for customer in records for record in customer)
-    if raw.count(b":") != colons or not _same_long_numbers(raw, lambda: [skeleton, *chain.from_iterable(records)]):
-        return parse_object(raw), []
-    return value, records
-
-
 _CAREFUL = object()
 
 
@@ -88,14 +63,6 @@ def _fast_parse(raw: bytes) -> Any:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise BadRequest(f"the body is not valid JSON: {exc}") from None
-
-
-def _batch_shaped(value: Any, items: str | None) -> bool:
-    customers = value.get("customers") if isinstance(value, dict) else None
-    return isinstance(customers, list) and all(
-        isinstance(customer, dict) and (items is None or isinstance(customer.get(items), list))
-        for customer in customers
-    )
 
 
 def _same_long_numbers(raw: bytes, encoded: Callable[[], list[bytes]]) -> bool:

@@ -1,9 +1,10 @@
 """The journal's batch record: how an accepted batch is laid out as one line, and the ids shown for it.
 
-The record holds the records exactly as re-encoded from what the client sent (compact JSON, member
-order kept), with a header saying which batch and records they are. It is built by hand around
-orjson's encodings so that each record's offset is known without parsing; replay rebuilds it the
-same way from the parsed line and checks that the bytes are identical.
+The record holds the records exactly as the client spelled them, less the whitespace between tokens
+(a line holds no newline), with a header saying which batch and records they are. It is built by
+hand around those bytes so that each record's offset is known without parsing; replay rebuilds it
+the same way from the line's header and records (domain/layout.py) and checks that the bytes are
+identical.
 """
 
 from __future__ import annotations
@@ -51,8 +52,8 @@ def batch_payload(
 
     The customers are laid out as the request had them (kinds.py: `items` names the member that
     holds a customer's records; None when the customer object is the record). Built by hand around
-    orjson's encodings so record offsets are known without parsing; replay rebuilds the record the
-    same way from the parsed line and checks that the bytes are identical.
+    the records' bytes so record offsets are known without parsing; replay rebuilds the record the
+    same way from the line and checks that the bytes are identical.
     """
     parts = [orjson.dumps(header)[:-1], b',"customers":[']
     position = len(parts[0]) + len(parts[1])

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import json
 
-import orjson
 import pytest
 
+from mock_masivo.domain.kinds import EVENT
 from mock_masivo.errors import BadRequest
-from mock_masivo.ingest.parsing import parse_batch, parse_json, parse_object
+from mock_masivo.ingest.checker import CheckedBatch, Rejection, check_batch
+from mock_masivo.ingest.fastpath import FastPath
+from mock_masivo.ingest.parsing import parse_json, parse_object
+from mock_masivo.ingest.validation import PayloadValidator
+
+LENIENT, FAST = PayloadValidator(kind=EVENT), FastPath(EVENT)
 
 
 def batch_bytes(event_extra: str) -> bytes:
@@ -35,8 +40,8 @@ def test_duplicate_members_are_refused_wherever_they_hide(raw: bytes) -> None:
 
 @pytest.mark.parametrize("extra", [',"order":{"a":1,"a":2}', ',"fulfilled":false'])
 def test_duplicate_members_inside_events_are_refused_on_the_batch_path(extra: str) -> None:
-    with pytest.raises(BadRequest, match="duplicate member"):
-        parse_batch(batch_bytes(extra))
+    outcome = check_batch(LENIENT, batch_bytes(extra), FAST)
+    assert isinstance(outcome, Rejection) and "duplicate member" in outcome.details
 
 
 def test_escaped_colons_without_duplicates_parse_exactly() -> None:
@@ -47,8 +52,8 @@ def test_escaped_colons_without_duplicates_parse_exactly() -> None:
 def test_integers_beyond_64_bits_are_refused_not_rounded(number: str) -> None:
     with pytest.raises(BadRequest, match="64 bits"):
         parse_json(f'{{"n": {number}}}'.encode())
-    with pytest.raises(BadRequest, match="64 bits"):
-        parse_batch(batch_bytes(f',"order":{{"value":{number}}}'))
+    outcome = check_batch(LENIENT, batch_bytes(f',"order":{{"value":{number}}}'), FAST)
+    assert isinstance(outcome, Rejection) and "64 bits" in outcome.details
 
 
 @pytest.mark.parametrize("number", ["18446744073709551615", "-9223372036854775808", "1234567890123456789"])
@@ -59,22 +64,26 @@ def test_integers_within_64_bits_are_kept_exactly(number: str) -> None:
 
 def test_long_digit_runs_inside_strings_stay_on_the_fast_path_and_exact() -> None:
     raw = batch_bytes(',"order":{"purchase_id":"1541815603606036480123"}')
-    body, events = parse_batch(raw)
-    assert body["customers"][0]["events"][0]["order"]["purchase_id"] == "1541815603606036480123"
-    assert events  # encoded by the fast path
+    accepted = FAST.accept(raw)
+    assert accepted is not None
+    [[(_, purchase_id, _)]] = accepted[1]
+    assert purchase_id == "1541815603606036480123"
 
 
-def test_parse_batch_encodes_each_event_exactly_as_parsed() -> None:
-    raw = batch_bytes(',"order":{"value":1,"discounted_value":1.0,"metadata":{"z":[1,{"y":-0.0}]}}')
-    body, events = parse_batch(raw)
-    [[encoded]] = events
-    assert orjson.loads(encoded) == body["customers"][0]["events"][0]
-    assert b'"value":1,"discounted_value":1.0' in encoded
+@pytest.mark.parametrize("fast", [FAST, None], ids=["fast path", "full path"])
+def test_each_event_is_kept_exactly_as_spelled_less_whitespace(fast: FastPath | None) -> None:
+    raw = batch_bytes(', "order": {"value": 1, "discounted_value": 1.50, "metadata": {"z": [1E2, {"y": -0.0}]}}')
+    outcome = check_batch(LENIENT, raw.replace(b"PURCHASE", b"PURCH\\u00c9"), fast)
+    assert isinstance(outcome, CheckedBatch)
+    [(_, [event])] = outcome.encoded
+    assert b'"type":"PURCH\\u00c9"' in event
+    assert b'"order":{"value":1,"discounted_value":1.50,"metadata":{"z":[1E2,{"y":-0.0}]}}' in event
 
 
-def test_parse_batch_falls_back_for_bodies_of_another_shape() -> None:
-    body, events = parse_batch(b'{"customers": "nope"}')
-    assert (body, events) == ({"customers": "nope"}, [])
+def test_a_body_of_another_shape_is_refused_with_the_schemas_words() -> None:
+    outcome = check_batch(LENIENT, b'{"customers": "nope"}', FAST)
+    assert isinstance(outcome, Rejection)
+    assert [(violation.path, violation.rule) for violation in outcome.violations] == [("/customers", "type")]
 
 
 @pytest.mark.parametrize(
