@@ -104,6 +104,20 @@ class Bodies:
         return [self() for _ in range(count)]
 
 
+def route_check() -> tuple[str, Callable[[bytes], bool]]:
+    """What the migrate route runs on an events body, as (name, raw -> accepted): check_batch with its
+    fast path where one exists (issue 16), else the full parser and validator."""
+    from mock_masivo.ingest import checker
+
+    validator = checker.validators(False)["event"]
+    compiled = checker.fast_paths()["event"] if hasattr(checker, "fast_paths") else None
+    if compiled is None:
+        return "check_batch", lambda raw: isinstance(checker.check_batch(validator, raw), checker.CheckedBatch)
+    return "check_batch, fast path", lambda raw: isinstance(
+        checker.check_batch(validator, raw, compiled), checker.CheckedBatch
+    )
+
+
 def route_parser() -> tuple[str, Callable[[bytes], tuple[Any, Any]]]:
     """The parser the migrate route uses: `parse_batch` (body, encoded events) where it exists, else `parse_object`."""
     from mock_masivo.ingest import parsing

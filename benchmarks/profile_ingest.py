@@ -109,6 +109,7 @@ def stage_timings(bodies: list[bytes], stored: int, repeats: int) -> dict[str, f
     """Microseconds per event of each stage, fastest of `repeats` rounds (store stages: median batch)."""
     validator = PayloadValidator()
     name, parse = _bench.route_parser()
+    check_name, check = _bench.route_check()
     parsed = [parse(raw)[0] for raw in bodies]
     n = 1000 * len(bodies)
 
@@ -121,10 +122,11 @@ def stage_timings(bodies: list[bytes], stored: int, repeats: int) -> dict[str, f
         return run
 
     stages = {
-        f"parse: {name} (all of it)": each(parse, bodies),
+        f"the route's check: {check_name} (all of it)": each(check, bodies),
+        f"full path, parse: {name} (all of it)": each(parse, bodies),
         "  of which orjson.loads": each(orjson.loads, bodies),
         "  for reference: orjson.dumps of the whole body": each(orjson.dumps, parsed),
-        "validate: PayloadValidator.check": each(validator.check, parsed),
+        "full path, validate: PayloadValidator.check": each(validator.check, parsed),
     }
     timings = {label: 1e6 * _bench.best_rate(fn, repeats)[1] for label, fn in stages.items()}
     timings[f"store: submit_batch, memory store holding {stored:,} (attributes, record, index; best batch)"] = (
