@@ -59,8 +59,8 @@ def check_batch(validator: PayloadValidator, raw: bytes, fast: FastPath | None =
     """The fast path's verdict when it can give one (fastpath.py); the full parser and validator's otherwise.
 
     Either way the store gets each record as the client spelled it, whitespace between tokens removed."""
-    compacted = _compact_or_raw(raw)
-    if fast is not None:
+    compacted = _compacted(raw)
+    if fast is not None and compacted is not None:
         accepted = fast.accept(compacted)
         if accepted is not None:
             return CheckedBatch(*accepted)
@@ -73,18 +73,18 @@ def check_batch(validator: PayloadValidator, raw: bytes, fast: FastPath | None =
     if not report.ok:
         return Rejection(violations=report.violations, truncated=report.truncated)
     customers = body["customers"]
-    records = split_records(kind, compacted)
+    records = split_records(kind, compacted if compacted is not None else compact(raw))  # raises: no line breaks stored
     encoded = [(customer["id"], mine) for customer, mine in zip(customers, records, strict=True)]
     return CheckedBatch(encoded, stored_attributes(kind, customers), report.warnings)
 
 
-def _compact_or_raw(raw: bytes) -> bytes:
-    """What the fast path reads: `raw` compacted, or `raw` as it is when it is not even JSON (the full
-    parser then says what is wrong, with offsets into what was sent)."""
+def _compacted(raw: bytes) -> bytes | None:
+    """`raw` compacted (layout.compact), or None when it is not even JSON: the full parser then says
+    what is wrong, with offsets into what was sent."""
     try:
         return compact(raw)
     except msgspec.DecodeError:
-        return raw
+        return None
 
 
 def validators(strict: bool) -> dict[str, PayloadValidator]:

@@ -73,6 +73,27 @@ def test_accepted_batch_survives_a_restart_on_the_same_data_dir(make_server) -> 
         assert client.get("/_mock/events").json() == before
 
 
+def test_records_read_back_as_spelled_less_whitespace_also_after_a_restart(make_server) -> None:  # type: ignore[no-untyped-def]
+    spelled = (
+        b'{"type": "PURCH\\u00c9", "order": {"value": 1.50, "discounted_value": 1E2, "metadata": {"k": [-0, 1.0]}},\n'
+        b'  "fulfilled": true, "issued_at": "2023-11-07T05:31:56Z", "resolved_at": "2023-11-07T05:31:56Z"}'
+    )
+    sent = b'{\n  "customers": [{"id": "c1", "events": [%b]}]\n}' % spelled
+    kept = (
+        b'{"type":"PURCH\\u00c9","order":{"value":1.50,"discounted_value":1E2,"metadata":{"k":[-0,1.0]}},'
+        b'"fulfilled":true,"issued_at":"2023-11-07T05:31:56Z","resolved_at":"2023-11-07T05:31:56Z"}'
+    )
+    first: MockMasivoServer = make_server()
+    with client_for(first.url) as client:
+        response = client.post(MIGRATE, content=sent, headers={**AUTH, "Content-Type": "application/json"})
+        assert response.status_code == 201
+        assert b'"event":%b' % kept in client.get("/_mock/events").content
+    first.stop()
+    second: MockMasivoServer = make_server()
+    with client_for(second.url) as client:
+        assert b'"event":%b' % kept in client.get("/_mock/events").content
+
+
 def test_wrong_content_type_is_refused_and_nothing_stored(http: httpx.Client) -> None:
     response = http.post(MIGRATE, content=b'{"customers": []}', headers={**AUTH, "Content-Type": "text/plain"})
     assert response.status_code == 415
