@@ -59,7 +59,20 @@ def _source(path: str, line: int) -> str:
 
 
 def _product_bucket(func: str, module: str, text: str) -> str | None:
-    if module == "parsing.py":
+    name = module.rsplit("/", 1)[-1]  # ingest/parsing.py, and parsing.py in versions before the packages
+    if name == "fastpath.py":
+        if ".decode(" in text:
+            return "fast path: msgspec decode (validates)"
+        if ".encode(" in text or ".count(" in text:
+            return "fast path: duplicate proof (re-encode + colon count)"
+        return "fast path: other (batch rules, attributes)"
+    if name == "layout.py":
+        return "records' bytes: compact + split (layout.py)"
+    if name == "kinds.py":
+        return "attributes (kinds.py)"
+    if name == "checker.py":
+        return "checker: other"
+    if name == "parsing.py":
         if "_NEEDS_CAREFUL_PARSE" in text or "_same_long_numbers" in func or "_DIGIT" in text or "_ESCAPED" in text:
             return "parse: pre-scans (19-digit runs, \\u003a)"
         if "orjson.loads" in text:
@@ -67,25 +80,27 @@ def _product_bucket(func: str, module: str, text: str) -> str | None:
         if "_encode" in text or "_encode" in func or ".count(" in text:
             return "parse: re-encode + colon count"
         return "parse: other"
-    if module == "validation.py":
+    if name == "validation.py":
         return "validate: schema + batch rules"
-    if module == "store.py":
-        for name, bucket in (
+    if name == "store.py":
+        for function, bucket in (
             ("encode_customers", "store: encode events + attributes"),
             ("event_attributes", "store: encode events + attributes"),
             ("batch_payload", "store: build journal record"),
             ("submit_batch", "store: submit_batch (count, lock, closure)"),
         ):
-            if name in func:
+            if function in func:
                 return bucket
         return "store: index rows + duplicate check"
-    if module == "journal.py":
+    if name == "format.py":
+        return "store: build journal record"
+    if name in ("journal.py", "log.py"):
         return "journal: frame (crc32) + write + fsync"
-    if module == "body.py":
+    if name == "body.py":
         return "HTTP: body read (body.py)"
-    if module in ("middleware.py", "requestlog.py", "ratelimit.py", "faults.py"):
+    if name in ("middleware.py", "requestlog.py", "ratelimit.py", "faults.py"):
         return "middleware: request journal, faults"
-    if module == "routes/masivo.py":
+    if module.endswith("routes/masivo.py"):
         return "route handler: other (notes, warnings)"
     return None
 
