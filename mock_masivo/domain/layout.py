@@ -40,6 +40,7 @@ def split_records(kind: Kind, raw: bytes) -> list[list[bytes]]:
 def compact(raw: bytes) -> bytes:
     """`raw` with the whitespace between its tokens removed, every token kept byte for byte (a
     journal line cannot hold a newline); `raw` itself when it has no whitespace byte at all."""
-    if not any(space in raw for space in (b" ", b"\n", b"\r", b"\t")):
+    # Chained tests, not any() over a generator: this runs on every request.
+    if b" " not in raw and b"\n" not in raw and b"\r" not in raw and b"\t" not in raw:
         return raw
     return msgspec.json.format(raw, indent=-1)
