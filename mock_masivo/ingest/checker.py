@@ -1,4 +1,5 @@
-"""Parse and validate migration bodies of every kind, in this process or in worker processes.
+"""Check migration bodies of every kind, in this process or in worker processes: the fast path
+(fastpath.py) when it can prove a body valid, else the full parser and validator, which explain.
 
 Parsing and validating is most of the CPU an accepted event costs (benchmarks/README.md), and in
 one process it is bound to one core. With `--parse-workers N`, N worker processes do it and hand
@@ -73,7 +74,8 @@ def check_batch(validator: PayloadValidator, raw: bytes, fast: FastPath | None =
     if not report.ok:
         return Rejection(violations=report.violations, truncated=report.truncated)
     customers = body["customers"]
-    records = split_records(kind, compacted if compacted is not None else compact(raw))  # raises: no line breaks stored
+    # compact() raises rather than let a record with a line break reach the journal.
+    records = split_records(kind, compacted if compacted is not None else compact(raw))
     encoded = [(customer["id"], mine) for customer, mine in zip(customers, records, strict=True)]
     return CheckedBatch(encoded, stored_attributes(kind, customers), report.warnings)
 

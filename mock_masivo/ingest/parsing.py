@@ -1,6 +1,7 @@
-"""Strict JSON parsing: what is accepted can be stored and read back unchanged, and nothing else is.
+"""Strict JSON parsing for the full path (checker.py; fastpath.py runs first): what is accepted can
+be stored and read back unchanged, and nothing else is.
 
-The fast path is orjson, which already refuses NaN/Infinity, numbers that overflow a double,
+orjson parses first; it already refuses NaN/Infinity, numbers that overflow a double,
 invalid UTF-8, a BOM, lone surrogates and trailing data. It does not refuse duplicate keys (the
 last one silently wins) and it turns integers beyond 64 bits into floats. Both would alter what was
 sent, so:
@@ -43,7 +44,7 @@ def parse_object(raw: bytes) -> dict[str, Any]:
 
 def parse_json(raw: bytes) -> tuple[Any, bytes]:
     """Any JSON value plus its compact re-encoding (which proves it can be stored and read back)."""
-    value = _fast_parse(raw)
+    value = _orjson_parse(raw)
     if value is _CAREFUL:
         return _parse_careful(raw)
     encoded = _encode(value)
@@ -55,7 +56,7 @@ def parse_json(raw: bytes) -> tuple[Any, bytes]:
 _CAREFUL = object()
 
 
-def _fast_parse(raw: bytes) -> Any:
+def _orjson_parse(raw: bytes) -> Any:
     """orjson's verdict, or _CAREFUL when only the stdlib parser can tell exactly what the body holds."""
     if b"\\" in raw and any(escape in raw for escape in _ESCAPED_COLONS):  # one memchr for most bodies
         return _CAREFUL

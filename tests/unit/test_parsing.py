@@ -1,4 +1,5 @@
-"""The strict parser's fast path (orjson plus checks) against the cases it must hand to the slow path."""
+"""The strict parser (orjson plus checks, then the stdlib parser when they fail), and the batch check
+on top of it: duplicates, big integers and spellings, on the fast path and the full path."""
 
 from __future__ import annotations
 
