@@ -97,11 +97,18 @@ class _Compiler:
         self._done: dict[str, Any] = {}
 
     def convert(self, node: dict[str, Any], where: str, depth: int) -> Any:
+        if depth >= MAX_DEPTH:
+            raise UnsupportedSchema(f"{where}: nested {MAX_DEPTH} levels deep (a recursive schema?)")
         if "$ref" in node:
             return self._reference(node, where, depth)
-        unknown = set(node) - _IGNORED - _KEYWORDS.get(node.get("type", "enum" if "enum" in node else None), set())
+        shape = "enum" if "enum" in node else node.get("type")
+        if not isinstance(shape, str) or shape not in _KEYWORDS:
+            raise UnsupportedSchema(f"{where}: type {shape!r}")
+        unknown = set(node) - _IGNORED - _KEYWORDS[shape]
         if unknown:
             raise UnsupportedSchema(f"{where}: keyword {sorted(unknown)[0]!r}")
+        if shape == "array" and "items" not in node:
+            raise UnsupportedSchema(f"{where}: an array without items")
         if "enum" in node:
             return self._enum(node, where)
         match node.get("type"):
@@ -119,7 +126,7 @@ class _Compiler:
                 if depth + FREE_FORM_LEVELS >= MAX_DEPTH:
                     raise UnsupportedSchema(f"{where}: a free-form object this deep")
                 return _free_form(FREE_FORM_LEVELS)
-        raise UnsupportedSchema(f"{where}: type {node.get('type')!r}")
+        raise AssertionError(f"{where}: a type in _KEYWORDS that convert() does not handle")
 
     def _reference(self, node: dict[str, Any], where: str, depth: int) -> Any:
         name = node["$ref"].removeprefix("#/$defs/")
@@ -154,7 +161,7 @@ class _Compiler:
         )
 
 
-_KEYWORDS: dict[str | None, set[str]] = {
+_KEYWORDS: dict[str, set[str]] = {
     "string": {"type", "minLength", "maxLength", "format"},
     "number": {"type"},
     "boolean": {"type"},
