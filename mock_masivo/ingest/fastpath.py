@@ -19,6 +19,7 @@ path's verdict.
 from __future__ import annotations
 
 import keyword
+from functools import cache
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -61,7 +62,7 @@ class FastPath:
 
     def __init__(self, kind: Kind) -> None:
         self.kind = kind
-        self._decoder = msgspec.json.Decoder(compile_schema(closed_schema(load_schema(kind.schema))))
+        self._decoder = _decoder(kind.schema)
         self._encoder = msgspec.json.Encoder()
 
     def accept(self, raw: bytes) -> tuple[list[tuple[str, list[bytes]]], list[list[Any]]] | None:
@@ -82,6 +83,12 @@ class FastPath:
         if self.kind is EVENT:
             return encoded, decoded_attributes(customers)
         return encoded, [[orjson.loads(record) for record in mine] for mine in records]
+
+
+@cache  # once per process: compiling takes about 8 ms a kind, and a test session starts many servers
+def _decoder(schema_name: str) -> msgspec.json.Decoder[Any]:
+    # msgspec decodes holding the GIL throughout, so servers in threads of one process can share it.
+    return msgspec.json.Decoder(compile_schema(closed_schema(load_schema(schema_name))))
 
 
 def compile_schema(schema: dict[str, Any]) -> Any:
