@@ -81,18 +81,6 @@ def batch_payload(
     return b"".join(parts), offsets
 
 
-def encode_records(
-    kind: Kind, customers: Sequence[dict[str, Any]]
-) -> tuple[list[tuple[str, list[bytes]]], list[list[Any]]]:
-    """For kinds other than events: each customer's id with its records encoded, and the records."""
-    records = [kind.records(customer) for customer in customers]
-    encoded = [
-        (customer["id"], [orjson.dumps(record) for record in mine])
-        for customer, mine in zip(customers, records, strict=True)
-    ]
-    return encoded, records
-
-
 def encode_customers(
     customers: Sequence[dict[str, Any]],
 ) -> tuple[list[tuple[str, list[bytes]]], list[list[Attributes]]]:

@@ -13,7 +13,6 @@ from payloads import body, profile
 
 from mock_masivo.domain.kinds import PROFILE
 from mock_masivo.storage.datadir import JOURNAL_FILE
-from mock_masivo.storage.format import encode_records
 from mock_masivo.storage.journal import CorruptJournal, frame, unframe
 from mock_masivo.storage.store import EventStore
 
@@ -24,7 +23,8 @@ def journal_with_three_batches(data: Path) -> Lines:
     store = EventStore(data)
     for prefix in ("a", "b"):
         store.submit_batch("default", body(2, 2, prefix=prefix)["customers"], 1.0e9).durable.result(timeout=10)
-    encoded, records = encode_records(PROFILE, [profile("p1"), profile("p2")])
+    records = [[profile("p1")], [profile("p2")]]
+    encoded = [(mine[0]["id"], [orjson.dumps(mine[0])]) for mine in records]
     store.submit_encoded("default", encoded, records, 1.0e9, PROFILE).durable.result(timeout=10)
     store.close()
     return (data / JOURNAL_FILE).read_bytes().splitlines(keepends=True)
